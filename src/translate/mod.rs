@@ -1,0 +1,62 @@
+//! Translators between the OpenAI API and Bedrock Converse, one per direction and API.
+
+pub mod stream;
+
+use crate::bedrock::converse::Usage;
+use serde_json::{json, Value};
+
+/// OpenAI `finish_reason` for a Bedrock `stopReason`.
+pub fn finish_reason(stop_reason: &str) -> &'static str {
+    match stop_reason {
+        "max_tokens" | "model_context_window_exceeded" => "length",
+        "tool_use" => "tool_calls",
+        "guardrail_intervened" | "content_filtered" => "content_filter",
+        _ => "stop",
+    }
+}
+
+/// OpenAI chat `usage` object from Bedrock usage.
+pub fn chat_usage(usage: &Usage) -> Value {
+    let prompt = usage.prompt_tokens();
+    let mut value = json!({
+        "prompt_tokens": prompt,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": prompt.saturating_add(usage.output_tokens),
+        "prompt_tokens_details": {"cached_tokens": usage.cache_read_input_tokens.unwrap_or(0)},
+    });
+    if let (Some(write), Some(obj)) = (usage.cache_write_input_tokens, value.as_object_mut()) {
+        // Not an OpenAI field, but clients that meter cost need cache writes too.
+        obj.insert("cache_creation_input_tokens".into(), json!(write));
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_reasons_map_to_openai_finish_reasons() {
+        assert_eq!(finish_reason("end_turn"), "stop");
+        assert_eq!(finish_reason("stop_sequence"), "stop");
+        assert_eq!(finish_reason("max_tokens"), "length");
+        assert_eq!(finish_reason("tool_use"), "tool_calls");
+        assert_eq!(finish_reason("guardrail_intervened"), "content_filter");
+        assert_eq!(finish_reason("content_filtered"), "content_filter");
+    }
+
+    #[test]
+    fn prompt_tokens_include_cache_reads_and_writes() {
+        let u = Usage {
+            input_tokens: 10,
+            output_tokens: 5,
+            total_tokens: 115,
+            cache_read_input_tokens: Some(80),
+            cache_write_input_tokens: Some(20),
+        };
+        let v = chat_usage(&u);
+        assert_eq!(v["prompt_tokens"], 110);
+        assert_eq!(v["total_tokens"], 115);
+        assert_eq!(v["prompt_tokens_details"]["cached_tokens"], 80);
+    }
+}
