@@ -17,7 +17,13 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: u16, kind: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into(), kind, code: None, param: None }
+        ApiError {
+            status,
+            message: message.into(),
+            kind,
+            code: None,
+            param: None,
+        }
     }
     pub fn with_code(mut self, code: impl Into<String>) -> Self {
         self.code = Some(code.into());
@@ -61,8 +67,10 @@ impl ApiError {
         let (status, kind, code) = match short {
             "ValidationException" => (400, "invalid_request_error", "validation_error"),
             "AccessDeniedException" => (403, "permission_error", "access_denied"),
-            "UnrecognizedClientException" | "InvalidSignatureException"
-            | "ExpiredTokenException" | "MissingAuthenticationTokenException"
+            "UnrecognizedClientException"
+            | "InvalidSignatureException"
+            | "ExpiredTokenException"
+            | "MissingAuthenticationTokenException"
             | "IncompleteSignatureException" => (403, "permission_error", "upstream_auth_failed"),
             "ResourceNotFoundException" => (404, "invalid_request_error", "model_not_found"),
             "ThrottlingException" | "TooManyRequestsException" => {
@@ -122,10 +130,16 @@ impl std::error::Error for ApiError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn bedrock_throttling_maps_to_429_rate_limit() {
-        let e = ApiError::from_bedrock(400, "ThrottlingException:http://internal.amazon.com/coral/", "slow down");
+        let e = ApiError::from_bedrock(
+            400,
+            "ThrottlingException:http://internal.amazon.com/coral/",
+            "slow down",
+        );
         assert_eq!(e.status, 429);
         assert_eq!(e.kind, "rate_limit_error");
         assert!(e.message.contains("slow down"));

@@ -42,9 +42,14 @@ pub struct Frame {
 
 impl Frame {
     fn from_message(message: &Message) -> Frame {
-        let mut frame = Frame { payload: message.payload().clone(), ..Frame::default() };
+        let mut frame = Frame {
+            payload: message.payload().clone(),
+            ..Frame::default()
+        };
         for header in message.headers() {
-            let HeaderValue::String(value) = header.value() else { continue };
+            let HeaderValue::String(value) = header.value() else {
+                continue;
+            };
             let slot = match header.name().as_str() {
                 ":message-type" => &mut frame.message_type,
                 ":event-type" => &mut frame.event_type,
@@ -135,13 +140,17 @@ impl FrameDecoder {
 
     fn decode_one(&mut self) -> Result<Option<Frame>, DecodeError> {
         let pending = self.buf.get(self.pos..).unwrap_or_default();
-        let Some(len_bytes) = pending.first_chunk::<4>() else { return Ok(None) };
+        let Some(len_bytes) = pending.first_chunk::<4>() else {
+            return Ok(None);
+        };
         let announced = u32::from_be_bytes(*len_bytes);
         let total = usize::try_from(announced).unwrap_or(usize::MAX);
         if !(MIN_FRAME_LEN..=MAX_FRAME_LEN).contains(&total) {
             return Err(DecodeError::BadLength(announced));
         }
-        let Some(mut frame_bytes) = pending.get(..total) else { return Ok(None) };
+        let Some(mut frame_bytes) = pending.get(..total) else {
+            return Ok(None);
+        };
         // A fresh decoder per frame: it never carries state between calls this way.
         let decoded = MessageFrameDecoder::new()
             .decode_frame(&mut frame_bytes)
@@ -176,8 +185,10 @@ pub(crate) mod test_support {
     pub(crate) fn encode(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
         let mut message = Message::new(payload.to_vec());
         for (name, value) in headers {
-            message = message
-                .add_header(Header::new(name.to_string(), HeaderValue::String(value.to_string().into())));
+            message = message.add_header(Header::new(
+                name.to_string(),
+                HeaderValue::String(value.to_string().into()),
+            ));
         }
         let mut out = Vec::new();
         write_message_to(&message, &mut out).unwrap();
@@ -188,11 +199,18 @@ pub(crate) mod test_support {
     #[allow(clippy::unwrap_used)]
     pub(crate) fn event(event_type: &str, mut payload: serde_json::Value) -> Vec<u8> {
         if let Some(obj) = payload.as_object_mut() {
-            obj.insert("p".into(), serde_json::json!("abcdefghijklmnopqrstuvwxyzABCDEF"));
+            obj.insert(
+                "p".into(),
+                serde_json::json!("abcdefghijklmnopqrstuvwxyzABCDEF"),
+            );
         }
         let body = serde_json::to_vec(&payload).unwrap();
         encode(
-            &[(":event-type", event_type), (":content-type", "application/json"), (":message-type", "event")],
+            &[
+                (":event-type", event_type),
+                (":content-type", "application/json"),
+                (":message-type", "event"),
+            ],
             &body,
         )
     }
@@ -254,16 +272,24 @@ pub(crate) mod test_support {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::test_support::*;
     use super::*;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn sample_stream() -> Vec<u8> {
         let mut s = Vec::new();
-        s.extend(event("messageStart", serde_json::json!({"role": "assistant"})));
+        s.extend(event(
+            "messageStart",
+            serde_json::json!({"role": "assistant"}),
+        ));
         s.extend(event(
             "contentBlockDelta",
             serde_json::json!({"contentBlockIndex": 0, "delta": {"text": "Hello"}}),
@@ -298,7 +324,10 @@ mod tests {
         assert_eq!(v["delta"]["text"], "Hello");
         assert_eq!(frames[2], Frame::default());
         assert_eq!(frames[3].message_type.as_deref(), Some("exception"));
-        assert_eq!(frames[3].exception_type.as_deref(), Some("throttlingException"));
+        assert_eq!(
+            frames[3].exception_type.as_deref(),
+            Some("throttlingException")
+        );
     }
 
     #[test]
@@ -306,7 +335,11 @@ mod tests {
         let s = sample_stream();
         let whole = decode_all(&[&s]).unwrap();
         for cut in 0..=s.len() {
-            assert_eq!(decode_all(&[&s[..cut], &s[cut..]]).unwrap(), whole, "cut {cut}");
+            assert_eq!(
+                decode_all(&[&s[..cut], &s[cut..]]).unwrap(),
+                whole,
+                "cut {cut}"
+            );
         }
         let mut rng = Rng(0x5EED);
         for _ in 0..300 {
@@ -339,7 +372,10 @@ mod tests {
             bad[at] ^= 0x01;
             let mut d = FrameDecoder::new();
             d.push(&bad);
-            assert!(matches!(d.next_frame(), Err(DecodeError::Corrupt(_))), "flip at {at}");
+            assert!(
+                matches!(d.next_frame(), Err(DecodeError::Corrupt(_))),
+                "flip at {at}"
+            );
             assert!(d.is_failed());
             d.push(&good);
             assert!(d.next_frame().is_err(), "stays failed");
@@ -376,7 +412,10 @@ mod tests {
 
     #[test]
     fn buffer_stays_small_on_long_streams() {
-        let frame = event("contentBlockDelta", serde_json::json!({"contentBlockIndex": 0, "delta": {"text": "x"}}));
+        let frame = event(
+            "contentBlockDelta",
+            serde_json::json!({"contentBlockIndex": 0, "delta": {"text": "x"}}),
+        );
         let mut d = FrameDecoder::new();
         for i in 0..5000 {
             // Push frames split in two so a partial frame is carried every time.
@@ -385,7 +424,11 @@ mod tests {
             while d.next_frame().unwrap().is_some() {}
             d.push(&frame[cut..]);
             assert!(d.next_frame().unwrap().is_some());
-            assert!(d.buf.capacity() <= 4 * frame.len(), "buffer grew: {}", d.buf.capacity());
+            assert!(
+                d.buf.capacity() <= 4 * frame.len(),
+                "buffer grew: {}",
+                d.buf.capacity()
+            );
         }
     }
 }

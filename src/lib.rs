@@ -2,12 +2,26 @@
 //! Amazon Bedrock. Everything except `filter/` is a pure translation core that never calls the
 //! host, so it is tested natively and on wasm32 alike.
 
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+pub mod bedrock;
+pub mod config;
 pub mod error;
 pub mod eventstream;
-pub mod sse;
-pub mod bedrock;
+pub mod exchange;
 pub mod openai;
+pub mod router;
+pub mod sign;
+pub mod sse;
 pub mod translate;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(target_os = "wasi")]
 mod filter;

@@ -75,13 +75,16 @@ fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use serde_json::json;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn data_event() {
-        assert_eq!(data(&json!({"a": "x\ny"})), b"data: {\"a\":\"x\\ny\"}\n\n".to_vec());
+        assert_eq!(
+            data(&json!({"a": "x\ny"})),
+            b"data: {\"a\":\"x\\ny\"}\n\n".to_vec()
+        );
     }
 
     #[test]
@@ -90,7 +93,10 @@ mod tests {
             event("response.created", &json!({"type": "response.created"})),
             b"event: response.created\ndata: {\"type\":\"response.created\"}\n\n".to_vec()
         );
-        assert_eq!(event("a\r\nb", &json!(1)), b"event: ab\ndata: 1\n\n".to_vec());
+        assert_eq!(
+            event("a\r\nb", &json!(1)),
+            b"event: ab\ndata: 1\n\n".to_vec()
+        );
     }
 
     #[test]

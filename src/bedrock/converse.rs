@@ -128,7 +128,9 @@ pub struct CachePoint {
 
 impl CachePoint {
     pub fn default_point() -> Self {
-        CachePoint { kind: "default".into() }
+        CachePoint {
+            kind: "default".into(),
+        }
     }
 }
 

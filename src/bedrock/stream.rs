@@ -71,7 +71,9 @@ pub struct ContentBlockDelta {
 pub enum Delta {
     Text(String),
     /// A fragment of the tool input JSON (fragments concatenate to the full input).
-    ToolUse { input: String },
+    ToolUse {
+        input: String,
+    },
     ReasoningContent(ReasoningDelta),
     /// A delta kind this gateway does not translate (e.g. citations).
     Unknown,
@@ -170,7 +172,9 @@ pub fn parse_frame(frame: &Frame) -> Result<StreamEvent, ApiError> {
             Some(event_type) => parse_event(event_type, &frame.payload),
             None => Ok(StreamEvent::Unknown(String::new())),
         },
-        Some(_) => Ok(StreamEvent::Unknown(frame.event_type.clone().unwrap_or_default())),
+        Some(_) => Ok(StreamEvent::Unknown(
+            frame.event_type.clone().unwrap_or_default(),
+        )),
     }
 }
 
@@ -202,7 +206,11 @@ pub fn exception_error(exception_type: &str, payload: &[u8]) -> ApiError {
         name.push_str(chars.as_str());
     }
     let message = exception_message(payload);
-    let message = if message.is_empty() && !name.is_empty() { name.clone() } else { message };
+    let message = if message.is_empty() && !name.is_empty() {
+        name.clone()
+    } else {
+        message
+    };
     ApiError::from_bedrock(502, &name, &message)
 }
 
@@ -214,18 +222,21 @@ fn exception_message(payload: &[u8]) -> String {
     }
     match serde_json::from_slice::<Body>(payload) {
         Ok(body) => body.message.unwrap_or_default(),
-        Err(_) => String::from_utf8_lossy(payload).chars().take(1000).collect(),
+        Err(_) => String::from_utf8_lossy(payload)
+            .chars()
+            .take(1000)
+            .collect(),
     }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::eventstream::{test_support, FrameDecoder};
     use serde_json::json;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn frame(bytes: &[u8]) -> Frame {
         let mut d = FrameDecoder::new();
@@ -241,7 +252,9 @@ mod tests {
     fn parses_all_known_events_ignoring_padding() {
         assert_eq!(
             event("messageStart", json!({"role": "assistant"})).unwrap(),
-            StreamEvent::MessageStart(MessageStart { role: "assistant".into() })
+            StreamEvent::MessageStart(MessageStart {
+                role: "assistant".into()
+            })
         );
         assert_eq!(
             event(
@@ -256,28 +269,50 @@ mod tests {
                 },
             })
         );
-        let delta = |d: Value| match event("contentBlockDelta", json!({"contentBlockIndex": 2, "delta": d})) {
-            Ok(StreamEvent::ContentBlockDelta(ContentBlockDelta { content_block_index: 2, delta })) => delta,
+        let delta = |d: Value| match event(
+            "contentBlockDelta",
+            json!({"contentBlockIndex": 2, "delta": d}),
+        ) {
+            Ok(StreamEvent::ContentBlockDelta(ContentBlockDelta {
+                content_block_index: 2,
+                delta,
+            })) => delta,
             other => panic!("{other:?}"),
         };
         assert_eq!(delta(json!({"text": "hi"})), Delta::Text("hi".into()));
-        assert_eq!(delta(json!({"toolUse": {"input": "{\"a\""}})), Delta::ToolUse { input: "{\"a\"".into() });
+        assert_eq!(
+            delta(json!({"toolUse": {"input": "{\"a\""}})),
+            Delta::ToolUse {
+                input: "{\"a\"".into()
+            }
+        );
         assert_eq!(
             delta(json!({"reasoningContent": {"signature": "sig"}})),
-            Delta::ReasoningContent(ReasoningDelta { signature: Some("sig".into()), ..Default::default() })
+            Delta::ReasoningContent(ReasoningDelta {
+                signature: Some("sig".into()),
+                ..Default::default()
+            })
         );
         assert_eq!(
             delta(json!({"reasoningContent": {"redactedContent": "b64"}})),
-            Delta::ReasoningContent(ReasoningDelta { redacted_content: Some("b64".into()), ..Default::default() })
+            Delta::ReasoningContent(ReasoningDelta {
+                redacted_content: Some("b64".into()),
+                ..Default::default()
+            })
         );
         assert_eq!(delta(json!({"citation": {"title": "x"}})), Delta::Unknown);
         assert_eq!(
             event("contentBlockStop", json!({"contentBlockIndex": 3})).unwrap(),
-            StreamEvent::ContentBlockStop(ContentBlockStop { content_block_index: 3 })
+            StreamEvent::ContentBlockStop(ContentBlockStop {
+                content_block_index: 3
+            })
         );
         assert_eq!(
-            event("messageStop", json!({"stopReason": "tool_use", "additionalModelResponseFields": {"x": 1}}))
-                .unwrap(),
+            event(
+                "messageStop",
+                json!({"stopReason": "tool_use", "additionalModelResponseFields": {"x": 1}})
+            )
+            .unwrap(),
             StreamEvent::MessageStop(MessageStop {
                 stop_reason: "tool_use".into(),
                 additional_model_response_fields: Some(json!({"x": 1})),
@@ -289,16 +324,24 @@ mod tests {
                    "metrics": {"latencyMs": 12}, "trace": {}}),
         )
         .unwrap();
-        let StreamEvent::Metadata(meta) = meta else { panic!() };
+        let StreamEvent::Metadata(meta) = meta else {
+            panic!()
+        };
         assert_eq!(meta.usage.unwrap().cache_read_input_tokens, Some(9));
         assert_eq!(meta.metrics.unwrap().latency_ms, Some(12));
-        assert_eq!(event("somethingNew", json!({})).unwrap(), StreamEvent::Unknown("somethingNew".into()));
+        assert_eq!(
+            event("somethingNew", json!({})).unwrap(),
+            StreamEvent::Unknown("somethingNew".into())
+        );
     }
 
     #[test]
     fn malformed_known_event_is_an_error() {
         let f = frame(&test_support::encode(
-            &[(":event-type", "contentBlockDelta"), (":message-type", "event")],
+            &[
+                (":event-type", "contentBlockDelta"),
+                (":message-type", "event"),
+            ],
             b"not json",
         ));
         assert_eq!(parse_frame(&f).unwrap_err().status, 502);

@@ -1,0 +1,3 @@
+//! OpenAI wire types (the parts clients send and expect).
+
+pub mod chat;

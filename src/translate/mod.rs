@@ -1,5 +1,10 @@
 //! Translators between the OpenAI API and Bedrock Converse, one per direction and API.
 
+pub mod conversation;
+pub mod model;
+pub mod models;
+pub mod request;
+pub mod response;
 pub mod stream;
 
 use crate::bedrock::converse::Usage;
@@ -34,6 +39,8 @@ pub fn chat_usage(usage: &Usage) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn stop_reasons_map_to_openai_finish_reasons() {

@@ -16,7 +16,9 @@
 //! one that looks complete.
 
 use crate::bedrock::converse::Usage;
-use crate::bedrock::stream::{parse_frame, ContentBlockDelta, ContentBlockStart, Delta, StreamEvent};
+use crate::bedrock::stream::{
+    parse_frame, ContentBlockDelta, ContentBlockStart, Delta, StreamEvent,
+};
 use crate::error::ApiError;
 use crate::eventstream::FrameDecoder;
 use crate::sse;
@@ -65,7 +67,12 @@ impl ChatStream {
     /// `choices: []` chunk with `usage`).
     pub fn new(id: String, model: String, created: u64, include_usage: bool) -> Self {
         ChatStream {
-            opts: Stamp { id, model, created, include_usage },
+            opts: Stamp {
+                id,
+                model,
+                created,
+                include_usage,
+            },
             decoder: FrameDecoder::new(),
             phase: Phase::Open,
             role_sent: false,
@@ -129,7 +136,9 @@ impl ChatStream {
     /// The upstream was reset or the exchange aborted before end of stream: returns the error
     /// event (nothing if the stream already ended).
     pub fn abort(&mut self, reason: &str) -> Vec<u8> {
-        self.fail(ApiError::bad_gateway(format!("Bedrock: stream aborted: {reason}")))
+        self.fail(ApiError::bad_gateway(format!(
+            "Bedrock: stream aborted: {reason}"
+        )))
     }
 
     /// Ends the stream with this error: returns its SSE error event (nothing if already ended).
@@ -197,7 +206,9 @@ impl ChatStream {
     }
 
     fn on_block_start(&mut self, start: ContentBlockStart, out: &mut Vec<u8>) {
-        let Some(tool) = start.start.tool_use else { return };
+        let Some(tool) = start.start.tool_use else {
+            return;
+        };
         if self.phase != Phase::Open || self.tool_index.contains_key(&start.content_block_index) {
             return;
         }
@@ -207,9 +218,19 @@ impl ChatStream {
             index,
             id: Some(&tool.tool_use_id),
             kind: Some("function"),
-            function: FunctionDelta { name: Some(&tool.name), arguments: "" },
+            function: FunctionDelta {
+                name: Some(&tool.name),
+                arguments: "",
+            },
         };
-        self.write_chunk(out, &ChunkDelta { tool_calls: Some([call]), ..Default::default() }, None);
+        self.write_chunk(
+            out,
+            &ChunkDelta {
+                tool_calls: Some([call]),
+                ..Default::default()
+            },
+            None,
+        );
     }
 
     fn on_block_delta(&mut self, delta: ContentBlockDelta, out: &mut Vec<u8>) {
@@ -217,7 +238,10 @@ impl ChatStream {
             return;
         }
         let chunk = match &delta.delta {
-            Delta::Text(text) if !text.is_empty() => ChunkDelta { content: Some(text), ..Default::default() },
+            Delta::Text(text) if !text.is_empty() => ChunkDelta {
+                content: Some(text),
+                ..Default::default()
+            },
             Delta::ToolUse { input } if !input.is_empty() => {
                 // A delta without a start event (not seen from Bedrock) still gets a dense index.
                 let index = self.tool_index_for(delta.content_block_index);
@@ -225,14 +249,23 @@ impl ChatStream {
                     index,
                     id: None,
                     kind: None,
-                    function: FunctionDelta { name: None, arguments: input },
+                    function: FunctionDelta {
+                        name: None,
+                        arguments: input,
+                    },
                 };
-                ChunkDelta { tool_calls: Some([call]), ..Default::default() }
+                ChunkDelta {
+                    tool_calls: Some([call]),
+                    ..Default::default()
+                }
             }
             Delta::ReasoningContent(r) => {
                 let mut blocks = Vec::new();
                 if let Some(signature) = &r.signature {
-                    blocks.push(ThinkingBlock::Thinking { thinking: "", signature });
+                    blocks.push(ThinkingBlock::Thinking {
+                        thinking: "",
+                        signature,
+                    });
                 }
                 if let Some(data) = &r.redacted_content {
                     blocks.push(ThinkingBlock::RedactedThinking { data });
@@ -260,7 +293,11 @@ impl ChatStream {
     fn ensure_role(&mut self, out: &mut Vec<u8>) {
         if !self.role_sent {
             self.role_sent = true;
-            let delta = ChunkDelta { role: Some("assistant"), content: Some(""), ..Default::default() };
+            let delta = ChunkDelta {
+                role: Some("assistant"),
+                content: Some(""),
+                ..Default::default()
+            };
             self.write_chunk(out, &delta, None);
         }
     }
@@ -283,13 +320,22 @@ impl ChatStream {
         self.usage_sent = true;
     }
 
-    fn write_chunk(&self, out: &mut Vec<u8>, delta: &ChunkDelta<'_>, finish_reason: Option<&'static str>) {
+    fn write_chunk(
+        &self,
+        out: &mut Vec<u8>,
+        delta: &ChunkDelta<'_>,
+        finish_reason: Option<&'static str>,
+    ) {
         let chunk = Chunk {
             id: &self.opts.id,
             object: "chat.completion.chunk",
             created: self.opts.created,
             model: &self.opts.model,
-            choices: &[Choice { index: 0, delta, finish_reason }],
+            choices: &[Choice {
+                index: 0,
+                delta,
+                finish_reason,
+            }],
             usage: None,
         };
         sse::push_data(out, &chunk);
@@ -348,8 +394,13 @@ impl ChunkDelta<'_> {
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ThinkingBlock<'a> {
-    Thinking { thinking: &'a str, signature: &'a str },
-    RedactedThinking { data: &'a str },
+    Thinking {
+        thinking: &'a str,
+        signature: &'a str,
+    },
+    RedactedThinking {
+        data: &'a str,
+    },
 }
 
 #[derive(Serialize)]
@@ -370,16 +421,26 @@ struct FunctionDelta<'a> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::eventstream::test_support::{event, exception, random_cuts, split_at_points, Rng};
     use serde_json::{json, Value};
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn new_stream(include_usage: bool) -> ChatStream {
-        ChatStream::new("chatcmpl-123".into(), "claude".into(), 1_700_000_000, include_usage)
+        ChatStream::new(
+            "chatcmpl-123".into(),
+            "claude".into(),
+            1_700_000_000,
+            include_usage,
+        )
     }
 
     // ---- event builders -------------------------------------------------------------------
@@ -388,7 +449,10 @@ mod tests {
         event("messageStart", json!({"role": "assistant"}))
     }
     fn text(block: u32, t: &str) -> Vec<u8> {
-        event("contentBlockDelta", json!({"contentBlockIndex": block, "delta": {"text": t}}))
+        event(
+            "contentBlockDelta",
+            json!({"contentBlockIndex": block, "delta": {"text": t}}),
+        )
     }
     fn tool_start(block: u32, id: &str, name: &str) -> Vec<u8> {
         event(
@@ -397,10 +461,16 @@ mod tests {
         )
     }
     fn tool_input(block: u32, input: &str) -> Vec<u8> {
-        event("contentBlockDelta", json!({"contentBlockIndex": block, "delta": {"toolUse": {"input": input}}}))
+        event(
+            "contentBlockDelta",
+            json!({"contentBlockIndex": block, "delta": {"toolUse": {"input": input}}}),
+        )
     }
     fn reasoning(block: u32, r: Value) -> Vec<u8> {
-        event("contentBlockDelta", json!({"contentBlockIndex": block, "delta": {"reasoningContent": r}}))
+        event(
+            "contentBlockDelta",
+            json!({"contentBlockIndex": block, "delta": {"reasoningContent": r}}),
+        )
     }
     fn block_stop(block: u32) -> Vec<u8> {
         event("contentBlockStop", json!({"contentBlockIndex": block}))
@@ -415,7 +485,10 @@ mod tests {
             usage["cacheWriteInputTokens"] = json!(20);
             usage["totalTokens"] = json!(115);
         }
-        event("metadata", json!({"usage": usage, "metrics": {"latencyMs": 42}}))
+        event(
+            "metadata",
+            json!({"usage": usage, "metrics": {"latencyMs": 42}}),
+        )
     }
     fn cat(frames: &[Vec<u8>]) -> Vec<u8> {
         frames.concat()
@@ -490,10 +563,21 @@ mod tests {
         ])
     }
     fn tool_only_stream() -> Vec<u8> {
-        cat(&[start(), tool_start(0, "t1", "f"), tool_input(0, "{\"a\":[1,2]}"), block_stop(0), stop("tool_use")])
+        cat(&[
+            start(),
+            tool_start(0, "t1", "f"),
+            tool_input(0, "{\"a\":[1,2]}"),
+            block_stop(0),
+            stop("tool_use"),
+        ])
     }
     fn exception_stream() -> Vec<u8> {
-        cat(&[start(), text(0, "partial"), exception("modelStreamErrorException", "model hiccup"), text(0, "never")])
+        cat(&[
+            start(),
+            text(0, "partial"),
+            exception("modelStreamErrorException", "model hiccup"),
+            text(0, "never"),
+        ])
     }
     fn corrupt_stream() -> Vec<u8> {
         let bad = {
@@ -502,7 +586,13 @@ mod tests {
             f[at] ^= 0x20;
             f
         };
-        cat(&[start(), text(0, "ok"), bad, text(0, "never"), stop("end_turn")])
+        cat(&[
+            start(),
+            text(0, "ok"),
+            bad,
+            text(0, "never"),
+            stop("end_turn"),
+        ])
     }
     fn truncated_mid_frame_stream() -> Vec<u8> {
         let mut s = cat(&[start(), text(0, "cut"), text(0, "off")]);
@@ -538,7 +628,11 @@ mod tests {
         let mut rng = Rng(0xB3D2_0C4B ^ stream.len() as u64);
         for _ in 0..200 {
             let cuts = random_cuts(&mut rng, stream.len(), 40);
-            assert_eq!(run(include_usage, &split_at_points(stream, &cuts)).0, whole, "cuts {cuts:?}");
+            assert_eq!(
+                run(include_usage, &split_at_points(stream, &cuts)).0,
+                whole,
+                "cuts {cuts:?}"
+            );
         }
         whole
     }
@@ -552,10 +646,15 @@ mod tests {
 
     fn parse_sse(out: &[u8]) -> Vec<Ev> {
         let text = std::str::from_utf8(out).unwrap();
-        assert!(text.is_empty() || text.ends_with("\n\n"), "unterminated event");
+        assert!(
+            text.is_empty() || text.ends_with("\n\n"),
+            "unterminated event"
+        );
         text.split_terminator("\n\n")
             .map(|e| {
-                let data = e.strip_prefix("data: ").unwrap_or_else(|| panic!("bad event {e:?}"));
+                let data = e
+                    .strip_prefix("data: ")
+                    .unwrap_or_else(|| panic!("bad event {e:?}"));
                 assert!(!data.contains('\n'));
                 if data == "[DONE]" {
                     return Ev::Done;
@@ -582,8 +681,16 @@ mod tests {
             assert_eq!(dones, 1);
             assert_eq!(events.last(), Some(&Ev::Done));
         }
-        let chunks: Vec<Value> =
-            events.iter().filter_map(|e| if let Ev::Chunk(v) = e { Some(v.clone()) } else { None }).collect();
+        let chunks: Vec<Value> = events
+            .iter()
+            .filter_map(|e| {
+                if let Ev::Chunk(v) = e {
+                    Some(v.clone())
+                } else {
+                    None
+                }
+            })
+            .collect();
         for c in &chunks {
             assert_eq!(c["id"], "chatcmpl-123");
             assert_eq!(c["object"], "chat.completion.chunk");
@@ -606,26 +713,39 @@ mod tests {
             assert_eq!(chunks[finishes[0]]["choices"][0]["delta"], json!({}));
         }
         if let Some(first) = chunks.first() {
-            assert_eq!(first["choices"][0]["delta"], json!({"role": "assistant", "content": ""}));
+            assert_eq!(
+                first["choices"][0]["delta"],
+                json!({"role": "assistant", "content": ""})
+            );
         }
         chunks
     }
 
     fn deltas(chunks: &[Value]) -> Vec<&Value> {
-        chunks.iter().filter_map(|c| c["choices"].get(0).map(|ch| &ch["delta"])).collect()
+        chunks
+            .iter()
+            .filter_map(|c| c["choices"].get(0).map(|ch| &ch["delta"]))
+            .collect()
     }
 
     fn content(chunks: &[Value], field: &str) -> String {
-        deltas(chunks).iter().filter_map(|d| d[field].as_str()).collect()
+        deltas(chunks)
+            .iter()
+            .filter_map(|d| d[field].as_str())
+            .collect()
     }
 
     /// tool_calls by dense index: (id, name, concatenated arguments).
     fn tool_calls(chunks: &[Value]) -> Vec<(String, String, String)> {
         let mut calls: Vec<(String, String, String)> = Vec::new();
         for d in deltas(chunks) {
-            let Some(tcs) = d["tool_calls"].as_array() else { continue };
+            let Some(tcs) = d["tool_calls"].as_array() else {
+                continue;
+            };
             for tc in tcs {
-                let i = tc["index"].as_u64().expect("index is a non-negative integer") as usize;
+                let i = tc["index"]
+                    .as_u64()
+                    .expect("index is a non-negative integer") as usize;
                 if i == calls.len() {
                     assert_eq!(tc["type"], "function");
                     calls.push((
@@ -635,7 +755,9 @@ mod tests {
                     ));
                 }
                 assert!(i < calls.len(), "tool index {i} skips ahead");
-                calls[i].2.push_str(tc["function"]["arguments"].as_str().unwrap());
+                calls[i]
+                    .2
+                    .push_str(tc["function"]["arguments"].as_str().unwrap());
             }
         }
         for (_, _, args) in &calls {
@@ -645,7 +767,11 @@ mod tests {
     }
 
     fn finish_of(chunks: &[Value]) -> String {
-        chunks.iter().find_map(|c| c["choices"][0]["finish_reason"].as_str()).unwrap().to_string()
+        chunks
+            .iter()
+            .find_map(|c| c["choices"][0]["finish_reason"].as_str())
+            .unwrap()
+            .to_string()
     }
 
     // ---- tests -----------------------------------------------------------------------------
@@ -666,7 +792,10 @@ mod tests {
 
     #[test]
     fn exact_chunk_shape() {
-        let (out, _) = run(false, &[&cat(&[start(), text(0, "Hi"), stop("max_tokens")])]);
+        let (out, _) = run(
+            false,
+            &[&cat(&[start(), text(0, "Hi"), stop("max_tokens")])],
+        );
         let text = String::from_utf8(out).unwrap();
         let expected = [
             r#"data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1700000000,"model":"claude","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
@@ -685,10 +814,18 @@ mod tests {
         let chunks = check_invariants(&parse_sse(&out));
         assert_eq!(
             tool_calls(&chunks),
-            vec![("tooluse_1".into(), "get_weather".into(), r#"{"city":"Paris"}"#.into())]
+            vec![(
+                "tooluse_1".into(),
+                "get_weather".into(),
+                r#"{"city":"Paris"}"#.into()
+            )]
         );
         assert_eq!(finish_of(&chunks), "tool_calls");
-        let first_tool = deltas(&chunks).into_iter().find(|d| d.get("tool_calls").is_some()).unwrap().clone();
+        let first_tool = deltas(&chunks)
+            .into_iter()
+            .find(|d| d.get("tool_calls").is_some())
+            .unwrap()
+            .clone();
         assert_eq!(
             first_tool,
             json!({"tool_calls": [{"index": 0, "id": "tooluse_1", "type": "function",
@@ -740,7 +877,10 @@ mod tests {
             ]
         );
         // The reasoning blocks (0, 1) and text (2) do not shift the tool index.
-        assert_eq!(tool_calls(&chunks), vec![("t1".into(), "f".into(), "{}".into())]);
+        assert_eq!(
+            tool_calls(&chunks),
+            vec![("t1".into(), "f".into(), "{}".into())]
+        );
         let usage = &chunks.last().unwrap()["usage"];
         assert_eq!(usage["prompt_tokens"], 110);
         assert_eq!(usage["completion_tokens"], 5);
@@ -753,7 +893,10 @@ mod tests {
     fn tool_only_without_metadata() {
         let out = same_output_for_all_splits(&tool_only_stream(), true);
         let chunks = check_invariants(&parse_sse(&out));
-        assert_eq!(tool_calls(&chunks), vec![("t1".into(), "f".into(), r#"{"a":[1,2]}"#.into())]);
+        assert_eq!(
+            tool_calls(&chunks),
+            vec![("t1".into(), "f".into(), r#"{"a":[1,2]}"#.into())]
+        );
         assert_eq!(content(&chunks, "content"), "");
         // include_usage but Bedrock sent no metadata: no invented usage chunk.
         assert!(chunks.iter().all(|c| c.get("usage").is_none()));
@@ -788,9 +931,14 @@ mod tests {
         let events = parse_sse(&out);
         let chunks = check_invariants(&events);
         assert_eq!(content(&chunks, "content"), "partial");
-        let Some(Ev::Error(err)) = events.last() else { panic!() };
+        let Some(Ev::Error(err)) = events.last() else {
+            panic!()
+        };
         assert_eq!(err["error"]["code"], "model_stream_error");
-        assert!(err["error"]["message"].as_str().unwrap().contains("model hiccup"));
+        assert!(err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("model hiccup"));
 
         let mut s = new_stream(false);
         assert!(!s.push(&exception_stream()).is_empty());
@@ -802,7 +950,10 @@ mod tests {
 
     #[test]
     fn throttling_before_any_content() {
-        let (out, s) = run(false, &[&exception("throttlingException", "Too many requests")]);
+        let (out, s) = run(
+            false,
+            &[&exception("throttlingException", "Too many requests")],
+        );
         let events = parse_sse(&out);
         check_invariants(&events);
         assert_eq!(events.len(), 1);
@@ -815,9 +966,14 @@ mod tests {
         let events = parse_sse(&out);
         let chunks = check_invariants(&events);
         assert_eq!(content(&chunks, "content"), "ok");
-        let Some(Ev::Error(err)) = events.last() else { panic!() };
+        let Some(Ev::Error(err)) = events.last() else {
+            panic!()
+        };
         assert_eq!(err["error"]["type"], "upstream_error");
-        assert!(err["error"]["message"].as_str().unwrap().contains("checksum"));
+        assert!(err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("checksum"));
     }
 
     #[test]
@@ -835,7 +991,10 @@ mod tests {
         check_invariants(&events);
         assert!(matches!(events.last(), Some(Ev::Error(_))));
         // Empty body.
-        assert!(matches!(parse_sse(&run(false, &[]).0).as_slice(), [Ev::Error(_)]));
+        assert!(matches!(
+            parse_sse(&run(false, &[]).0).as_slice(),
+            [Ev::Error(_)]
+        ));
     }
 
     #[test]
@@ -853,7 +1012,13 @@ mod tests {
 
     #[test]
     fn duplicate_message_stop_gives_one_finish_reason() {
-        let stream = cat(&[start(), text(0, "x"), stop("end_turn"), text(0, "late"), stop("max_tokens")]);
+        let stream = cat(&[
+            start(),
+            text(0, "x"),
+            stop("end_turn"),
+            text(0, "late"),
+            stop("max_tokens"),
+        ]);
         let chunks = check_invariants(&parse_sse(&run(false, &[&stream]).0));
         assert_eq!(finish_of(&chunks), "stop");
         assert_eq!(content(&chunks, "content"), "x");
@@ -864,8 +1029,14 @@ mod tests {
         let stream = cat(&[
             start(),
             event("someFutureEvent", json!({"x": 1})),
-            event("contentBlockDelta", json!({"contentBlockIndex": 0, "delta": {"citation": {}}})),
-            event("contentBlockStart", json!({"contentBlockIndex": 0, "start": {"image": {}}})),
+            event(
+                "contentBlockDelta",
+                json!({"contentBlockIndex": 0, "delta": {"citation": {}}}),
+            ),
+            event(
+                "contentBlockStart",
+                json!({"contentBlockIndex": 0, "start": {"image": {}}}),
+            ),
             text(0, "ok"),
             stop("end_turn"),
         ]);
@@ -901,7 +1072,11 @@ mod tests {
             pending.drain(..take);
             // Output is exactly one chunk per frame completed by this piece, nothing replayed.
             let events = parse_sse(&out);
-            assert!(events.len() <= take / delta.len() + 1, "{} events for {take} bytes", events.len());
+            assert!(
+                events.len() <= take / delta.len() + 1,
+                "{} events for {take} bytes",
+                events.len()
+            );
             assert_eq!(out.len(), events.len() * chunk_len);
             assert!(s.decoder.buffered_len() < delta.len());
             total += out.len();

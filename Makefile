@@ -1,0 +1,64 @@
+# Two commands matter: `make run` (the gateway) and `make test` (everything). Both install what
+# they need first, so they work on a fresh machine.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+WASM := target/wasm32-wasip1/release/bedrock_access_filter.wasm
+WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
+
+.PHONY: run test build deps rust-deps py-deps node-deps lint unit wasm-test emulator-test e2e clean
+
+run: build py-deps
+	$(PY) envoy/gateway.py
+
+build: rust-deps
+	cargo build --release --target wasm32-wasip1
+	@ls -l $(WASM) | awk '{print "built " $$9 " (" $$5 " bytes)"}'
+
+test: deps lint unit wasm-test build emulator-test e2e
+
+deps: rust-deps py-deps node-deps
+
+rust-deps:
+	@rustup target list --installed | grep -q wasm32-wasip1 || rustup target add wasm32-wasip1
+	@rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy
+	@if [ "$$(wasm-bindgen-test-runner --version 2>/dev/null | awk '{print $$2}')" != "$(WASM_BINDGEN_VERSION)" ]; then \
+		echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION)"; \
+		cargo install wasm-bindgen-cli --version "$(WASM_BINDGEN_VERSION)"; \
+	fi
+
+$(VENV)/.installed: tests/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r tests/requirements.txt
+	touch $@
+
+py-deps: $(VENV)/.installed
+
+tests/node/node_modules/.installed: tests/node/package.json
+	cd tests/node && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+node-deps: tests/node/node_modules/.installed
+
+lint:
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --release --target wasm32-wasip1 --lib -- -D warnings
+
+unit:
+	cargo test
+
+# The core's tests again, compiled to wasm32 and run under Node by wasm-bindgen-test.
+wasm-test:
+	cargo test --target wasm32-unknown-unknown --lib
+
+emulator-test: py-deps
+	$(PY) -m pytest -q tests/emulator
+
+e2e: build py-deps node-deps
+	$(PY) -m pytest -q tests/e2e
+
+clean:
+	cargo clean
+	rm -rf $(VENV) tests/node/node_modules

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Prints an Envoy config template with every ${NAME} replaced by that environment variable.
+# POSIX sh + awk only, so it runs inside the official Envoy image too. Unset names are an error;
+# comment lines are left as they are.
+set -eu
+template=${1:?usage: render.sh TEMPLATE}
+awk '
+/^[[:space:]]*#/ { print; next }
+{
+  line = $0; out = ""
+  while (match(line, /\$\{[A-Z_][A-Z0-9_]*\}/)) {
+    name = substr(line, RSTART + 2, RLENGTH - 3)
+    if (!(name in ENVIRON)) { printf "render.sh: %s is not set\n", name > "/dev/stderr"; failed = 1; exit 1 }
+    out = out substr(line, 1, RSTART - 1) ENVIRON[name]
+    line = substr(line, RSTART + RLENGTH)
+  }
+  print out line
+}
+END { if (failed) exit 1 }' "$template"

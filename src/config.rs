@@ -1,0 +1,383 @@
+//! Plugin configuration: the JSON in Envoy's `configuration` field, completed from environment
+//! variables the VM may read (`vm_config.environment_variables.host_env_keys`). Validated once
+//! at load time so a bad configuration stops the filter instead of serving wrongly.
+
+use crate::error::ApiError;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// How requests to Bedrock are authorized.
+#[derive(Clone, PartialEq)]
+pub enum UpstreamAuth {
+    /// SigV4 signed in the filter with static credentials.
+    SigV4 {
+        access_key_id: String,
+        secret_access_key: String,
+        session_token: Option<String>,
+    },
+    /// A Bedrock API key sent as `Authorization: Bearer`.
+    ApiKey(String),
+    /// Envoy's own `aws_request_signing` upstream filter signs; the filter only translates.
+    Envoy,
+}
+
+impl std::fmt::Debug for UpstreamAuth {
+    // Never print secrets, not even in debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UpstreamAuth::SigV4 {
+                access_key_id,
+                session_token,
+                ..
+            } => {
+                let shown: String = access_key_id.chars().take(4).collect();
+                write!(
+                    f,
+                    "SigV4({shown}…, session_token={})",
+                    session_token.is_some()
+                )
+            }
+            UpstreamAuth::ApiKey(_) => write!(f, "ApiKey(…)"),
+            UpstreamAuth::Envoy => write!(f, "Envoy"),
+        }
+    }
+}
+
+/// A client key allowed to call the gateway, with an optional name for logs and stats.
+#[derive(Clone, PartialEq)]
+pub struct ClientKey {
+    pub name: String,
+    pub key: String,
+}
+
+impl std::fmt::Debug for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ClientKey({})", self.name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub region: String,
+    /// Host (and port) of the Bedrock Runtime endpoint: the `:authority` we sign for.
+    pub runtime_host: String,
+    pub upstream_auth: UpstreamAuth,
+    /// Empty with `client_auth` on means nobody gets in; see `validate`.
+    pub client_keys: Vec<ClientKey>,
+    /// Off when another Envoy filter (ext_authz, jwt_authn) already authenticates callers.
+    pub client_auth: bool,
+    pub max_request_bytes: usize,
+    /// Friendly model names → Bedrock model ids.
+    pub model_aliases: BTreeMap<String, String>,
+    /// Models advertised by `/v1/models`.
+    pub models: Vec<String>,
+    /// Insert cachePoint blocks for models that support prompt caching.
+    pub prompt_caching: bool,
+}
+
+/// The JSON as written in Envoy's plugin configuration. Every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    region: Option<String>,
+    /// Full URL of Bedrock Runtime, e.g. `https://bedrock-runtime.us-east-1.amazonaws.com`.
+    endpoint_url: Option<String>,
+    /// `sigv4` (default when credentials exist), `api_key`, or `envoy`.
+    upstream_auth: Option<String>,
+    access_key_id: Option<String>,
+    secret_access_key: Option<String>,
+    session_token: Option<String>,
+    bedrock_api_key: Option<String>,
+    api_keys: Option<Vec<RawKey>>,
+    client_auth: Option<bool>,
+    max_request_bytes: Option<usize>,
+    model_aliases: Option<BTreeMap<String, String>>,
+    models: Option<Vec<String>>,
+    prompt_caching: Option<bool>,
+}
+
+/// A key is either a plain string or `{"name": ..., "key": ...}`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawKey {
+    Plain(String),
+    Named { name: String, key: String },
+}
+
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// `https://host:port/...` → `host:port`; the scheme is Envoy's business (cluster TLS).
+fn host_of_url(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("endpoint_url must start with http:// or https://, got {url:?}"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '@') {
+        return Err(format!("endpoint_url has no valid host: {url:?}"));
+    }
+    Ok(host.to_string())
+}
+
+impl Config {
+    /// Parses the plugin JSON and fills gaps from `env` (the usual AWS / gateway variables).
+    pub fn load(json: &[u8], env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let raw: RawConfig = if json.iter().all(|b| b.is_ascii_whitespace()) {
+            RawConfig::default()
+        } else {
+            serde_json::from_slice(json).map_err(|e| format!("plugin configuration: {e}"))?
+        };
+        let get = |key: &str| non_empty(env(key));
+
+        let region = non_empty(raw.region)
+            .or_else(|| get("AWS_REGION"))
+            .or_else(|| get("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| "us-east-1".to_string());
+        if !region
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(format!("region: invalid region {region:?}"));
+        }
+        let runtime_host =
+            match non_empty(raw.endpoint_url).or_else(|| get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME")) {
+                Some(url) => host_of_url(&url).map_err(|e| format!("endpoint_url: {e}"))?,
+                None => format!("bedrock-runtime.{region}.amazonaws.com"),
+            };
+
+        let access_key_id = non_empty(raw.access_key_id).or_else(|| get("AWS_ACCESS_KEY_ID"));
+        let secret_access_key =
+            non_empty(raw.secret_access_key).or_else(|| get("AWS_SECRET_ACCESS_KEY"));
+        let session_token = non_empty(raw.session_token).or_else(|| get("AWS_SESSION_TOKEN"));
+        let bedrock_api_key =
+            non_empty(raw.bedrock_api_key).or_else(|| get("AWS_BEARER_TOKEN_BEDROCK"));
+        let mode = non_empty(raw.upstream_auth).or_else(|| get("UPSTREAM_AUTH"));
+        let upstream_auth = match mode.as_deref() {
+            Some("envoy") => UpstreamAuth::Envoy,
+            Some("api_key") => UpstreamAuth::ApiKey(bedrock_api_key.ok_or(
+                "upstream_auth: api_key needs bedrock_api_key or AWS_BEARER_TOKEN_BEDROCK",
+            )?),
+            Some("sigv4") | None => match (access_key_id, secret_access_key, bedrock_api_key) {
+                (Some(access_key_id), Some(secret_access_key), _) => UpstreamAuth::SigV4 {
+                    access_key_id,
+                    secret_access_key,
+                    session_token,
+                },
+                (None, None, Some(key)) if mode.is_none() => UpstreamAuth::ApiKey(key),
+                _ => {
+                    return Err("upstream_auth: no AWS credentials: set access_key_id and \
+                                secret_access_key (or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), \
+                                a Bedrock API key, or upstream_auth \"envoy\""
+                        .into())
+                }
+            },
+            Some(other) => {
+                return Err(format!(
+                    "upstream_auth: unknown mode {other:?} (expected sigv4, api_key or envoy)"
+                ))
+            }
+        };
+
+        let mut client_keys = Vec::new();
+        match raw.api_keys {
+            Some(keys) => {
+                for (i, key) in keys.into_iter().enumerate() {
+                    let (name, key) = match key {
+                        RawKey::Plain(key) => (format!("key{}", i.saturating_add(1)), key),
+                        RawKey::Named { name, key } => (name, key),
+                    };
+                    client_keys.push(ClientKey { name, key });
+                }
+            }
+            None => {
+                for (i, key) in get("API_KEY").unwrap_or_default().split(',').enumerate() {
+                    let key = key.trim();
+                    if !key.is_empty() {
+                        let name = format!("key{}", i.saturating_add(1));
+                        client_keys.push(ClientKey {
+                            name,
+                            key: key.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        let client_auth = raw.client_auth.unwrap_or(true);
+        if client_auth && client_keys.is_empty() {
+            return Err(
+                "api_keys: no client API key configured (set api_keys or API_KEY), \
+                        or set client_auth to false when another filter authenticates"
+                    .into(),
+            );
+        }
+        if client_keys
+            .iter()
+            .any(|k| k.key.trim().is_empty() || k.name.trim().is_empty())
+        {
+            return Err("api_keys: keys and names must not be empty".into());
+        }
+
+        let max_request_bytes = raw.max_request_bytes.unwrap_or(DEFAULT_MAX_REQUEST_BYTES);
+        if max_request_bytes == 0 {
+            return Err("max_request_bytes: must be greater than 0".into());
+        }
+        let model_aliases = raw.model_aliases.unwrap_or_default();
+        if let Some((alias, _)) = model_aliases
+            .iter()
+            .find(|(a, m)| a.is_empty() || m.is_empty())
+        {
+            return Err(format!(
+                "model_aliases: empty alias or model id for {alias:?}"
+            ));
+        }
+        Ok(Config {
+            region,
+            runtime_host,
+            upstream_auth,
+            client_keys,
+            client_auth,
+            max_request_bytes,
+            model_aliases,
+            models: raw.models.unwrap_or_default(),
+            prompt_caching: raw
+                .prompt_caching
+                .or_else(|| get("ENABLE_PROMPT_CACHING").map(|v| v == "true" || v == "1"))
+                .unwrap_or(false),
+        })
+    }
+
+    /// The name of the client key that matches `presented`, compared in constant time.
+    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Option<String>, ApiError> {
+        if !self.client_auth {
+            return Ok(None);
+        }
+        let presented = authorization
+            .and_then(|h| {
+                let (scheme, token) = h.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'.",
+                )
+            })?;
+        // Check every key so the time taken does not reveal which one nearly matched.
+        let mut found = None;
+        for key in &self.client_keys {
+            if constant_time_eq(key.key.as_bytes(), presented.as_bytes()) && found.is_none() {
+                found = Some(key.name.clone());
+            }
+        }
+        found
+            .map(Some)
+            .ok_or_else(|| ApiError::unauthorized("Incorrect API key provided."))
+    }
+
+    /// The Bedrock model id for a requested name (aliases resolved).
+    pub fn resolve_model<'a>(&'a self, requested: &'a str) -> &'a str {
+        self.model_aliases
+            .get(requested)
+            .map(String::as_str)
+            .unwrap_or(requested)
+    }
+}
+
+/// Compares without an early exit on the first differing byte.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = u8::from(a.len() != b.len());
+    for (i, x) in a.iter().enumerate() {
+        let y = b.get(i % b.len().max(1)).copied().unwrap_or(0);
+        diff |= x ^ y;
+    }
+    diff == 0
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn env_fills_credentials_keys_and_endpoint() {
+        let env = env_of(&[
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_REGION", "eu-west-1"),
+            ("API_KEY", "k1, k2"),
+            ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:9999"),
+        ]);
+        let c = Config::load(b"", &env).unwrap();
+        assert_eq!(c.region, "eu-west-1");
+        assert_eq!(c.runtime_host, "127.0.0.1:9999");
+        assert_eq!(c.client_keys.len(), 2);
+        assert!(matches!(c.upstream_auth, UpstreamAuth::SigV4 { .. }));
+        assert!(c.authenticate(Some("Bearer k2")).is_ok());
+        assert_eq!(c.authenticate(Some("Bearer nope")).unwrap_err().status, 401);
+        assert_eq!(c.authenticate(None).unwrap_err().status, 401);
+    }
+
+    #[test]
+    fn default_host_follows_region() {
+        let env = env_of(&[("AWS_BEARER_TOKEN_BEDROCK", "bk"), ("API_KEY", "k")]);
+        let c = Config::load(br#"{"region":"us-west-2"}"#, &env).unwrap();
+        assert_eq!(c.runtime_host, "bedrock-runtime.us-west-2.amazonaws.com");
+        assert_eq!(c.upstream_auth, UpstreamAuth::ApiKey("bk".into()));
+    }
+
+    #[test]
+    fn bad_configs_name_the_field() {
+        let env = env_of(&[("API_KEY", "k")]);
+        let err = Config::load(br#"{"upstream_auth":"envoy","bogus":1}"#, &env).unwrap_err();
+        assert!(err.contains("bogus"), "{err}");
+        let err = Config::load(b"{}", &env).unwrap_err();
+        assert!(err.starts_with("upstream_auth"), "{err}");
+        let err = Config::load(br#"{"upstream_auth":"envoy","api_keys":[]}"#, &env).unwrap_err();
+        assert!(err.starts_with("api_keys"), "{err}");
+        let err = Config::load(
+            br#"{"upstream_auth":"envoy","endpoint_url":"ftp://x"}"#,
+            &env,
+        )
+        .unwrap_err();
+        assert!(err.starts_with("endpoint_url"), "{err}");
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let env = env_of(&[
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "topsecret"),
+            ("API_KEY", "clientkey"),
+        ]);
+        let shown = format!("{:?}", Config::load(b"", &env).unwrap());
+        assert!(
+            !shown.contains("topsecret") && !shown.contains("clientkey"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn constant_time_eq_matches_only_equal() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(!constant_time_eq(b"", b"a"));
+        assert!(!constant_time_eq(b"a", b""));
+    }
+}

@@ -1,0 +1,395 @@
+//! One client request and its Bedrock response, as a state machine the proxy-wasm shell drives.
+//! The shell hands in headers and body bytes; this decides what to answer, what to send
+//! upstream and how to rewrite what comes back. It never calls the host.
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::router::{self, Endpoint};
+use crate::sign::{self, SignInput};
+use crate::translate::models;
+use crate::translate::request::{chat_to_converse, parse_chat_request};
+use crate::translate::response::{bedrock_error, converse_to_chat, CompletionMeta};
+use crate::translate::stream::ChatStream;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// What the client sent besides the body.
+pub struct RequestHead<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub authorization: Option<&'a str>,
+    /// Envoy's `x-request-id`, used to make response ids unique.
+    pub request_id: Option<&'a str>,
+    /// Every request header name, so client-supplied secrets and AWS headers can be dropped.
+    pub header_names: Vec<String>,
+}
+
+/// A complete answer from the gateway itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl LocalReply {
+    pub fn json(status: u16, body: Vec<u8>) -> Self {
+        LocalReply {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body,
+        }
+    }
+    pub fn error(e: &ApiError) -> Self {
+        Self::json(e.status, e.to_body())
+    }
+}
+
+/// The rewritten request for Bedrock: headers to set and remove, and the new body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamRequest {
+    pub set_headers: Vec<(String, String)>,
+    pub remove_headers: Vec<String>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum HeadersAction {
+    Reply(LocalReply),
+    /// Hold the headers until the whole body has arrived.
+    AwaitBody,
+}
+
+/// What to do with the response headers.
+#[derive(Debug, Default, PartialEq)]
+pub struct ResponseHeaders {
+    pub status: Option<u16>,
+    pub set_headers: Vec<(String, String)>,
+    pub remove_headers: Vec<String>,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum BodyAction {
+    /// Keep buffering; the shell pauses until the end of the body.
+    Buffer,
+    /// Replace the bytes seen in this callback with these (possibly none).
+    Replace(Vec<u8>),
+    /// Leave the bytes as they are.
+    Pass,
+}
+
+enum State {
+    Start,
+    ChatPending {
+        request_id: String,
+        drop_headers: Vec<String>,
+    },
+    ChatJson(CompletionMeta),
+    ChatStream(Box<ChatStream>),
+    /// Bedrock answered with an error: collect its body, then rewrite it.
+    UpstreamError {
+        status: u16,
+        error_type: Option<String>,
+    },
+    Done,
+}
+
+pub struct Exchange {
+    state: State,
+    /// Name of the client key that authenticated, for logs and stats.
+    pub key_name: Option<String>,
+    pub model: Option<String>,
+}
+
+impl Default for Exchange {
+    fn default() -> Self {
+        Exchange {
+            state: State::Start,
+            key_name: None,
+            model: None,
+        }
+    }
+}
+
+fn unix_seconds(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Client headers that must not reach Bedrock: its credentials, anything that would change
+/// the signature, and compression we could not translate through.
+fn headers_to_drop(names: &[String]) -> Vec<String> {
+    let mut drop: Vec<String> = names
+        .iter()
+        .map(|n| n.to_ascii_lowercase())
+        .filter(|n| {
+            n.starts_with("x-amz-")
+                || matches!(
+                    n.as_str(),
+                    "authorization"
+                        | "x-api-key"
+                        | "api-key"
+                        | "cookie"
+                        | "accept-encoding"
+                        | "transfer-encoding"
+                        | "proxy-authorization"
+                )
+        })
+        .collect();
+    drop.sort();
+    drop.dedup();
+    drop
+}
+
+fn too_large(config: &Config) -> ApiError {
+    ApiError::payload_too_large(format!(
+        "Request body is larger than the configured limit of {} bytes.",
+        config.max_request_bytes
+    ))
+}
+
+impl Exchange {
+    pub fn on_request_headers(
+        &mut self,
+        config: &Config,
+        head: &RequestHead<'_>,
+        end_of_stream: bool,
+    ) -> HeadersAction {
+        let endpoint = match router::route(head.method, head.path) {
+            Ok(e) => e,
+            Err(e) => return self.fail(&e),
+        };
+        if endpoint == Endpoint::Health {
+            self.state = State::Done;
+            return HeadersAction::Reply(LocalReply::json(200, br#"{"status":"ok"}"#.to_vec()));
+        }
+        match config.authenticate(head.authorization) {
+            Ok(name) => self.key_name = name,
+            Err(e) => return self.fail(&e),
+        }
+        match endpoint {
+            Endpoint::Models => {
+                self.state = State::Done;
+                HeadersAction::Reply(LocalReply::json(
+                    200,
+                    models::list(config).to_string().into_bytes(),
+                ))
+            }
+            Endpoint::Model(id) => {
+                self.state = State::Done;
+                match models::get(config, &id) {
+                    Ok(v) => {
+                        HeadersAction::Reply(LocalReply::json(200, v.to_string().into_bytes()))
+                    }
+                    Err(e) => HeadersAction::Reply(LocalReply::error(&e)),
+                }
+            }
+            Endpoint::ChatCompletions if end_of_stream => self.fail(&ApiError::bad_request(
+                "Request body is empty; send a JSON chat request.",
+            )),
+            Endpoint::ChatCompletions => {
+                self.state = State::ChatPending {
+                    request_id: head.request_id.unwrap_or("").replace('-', ""),
+                    drop_headers: headers_to_drop(&head.header_names),
+                };
+                HeadersAction::AwaitBody
+            }
+            Endpoint::Health => HeadersAction::Reply(LocalReply::json(200, b"{}".to_vec())),
+        }
+    }
+
+    fn fail(&mut self, e: &ApiError) -> HeadersAction {
+        self.state = State::Done;
+        HeadersAction::Reply(LocalReply::error(e))
+    }
+
+    /// True while the request body is still wanted.
+    pub fn wants_request_body(&self) -> bool {
+        matches!(self.state, State::ChatPending { .. })
+    }
+
+    /// The body grew past the configured limit: answer 413 and forward nothing.
+    pub fn reject_oversized(&mut self, config: &Config) -> LocalReply {
+        self.state = State::Done;
+        LocalReply::error(&too_large(config))
+    }
+
+    /// Called once with the complete request body.
+    pub fn on_request_body(
+        &mut self,
+        config: &Config,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<UpstreamRequest, LocalReply> {
+        let State::ChatPending {
+            request_id,
+            drop_headers,
+            ..
+        } = std::mem::replace(&mut self.state, State::Done)
+        else {
+            return Err(LocalReply::error(&ApiError::internal(
+                "request body arrived in an unexpected state",
+            )));
+        };
+        if body.len() > config.max_request_bytes {
+            return Err(LocalReply::error(&too_large(config)));
+        }
+        let translation = parse_chat_request(body)
+            .and_then(|req| chat_to_converse(req, config))
+            .map_err(|e| LocalReply::error(&e))?;
+        let path = translation.path();
+        let upstream_body = translation.body().map_err(|e| LocalReply::error(&e))?;
+        let content_type = "application/json";
+        let auth_headers = sign::authorize(
+            &config.upstream_auth,
+            &SignInput {
+                method: "POST",
+                host: &config.runtime_host,
+                path: &path,
+                content_type,
+                body: &upstream_body,
+                region: &config.region,
+                service: "bedrock",
+                now,
+            },
+        )
+        .map_err(|e| LocalReply::error(&e))?;
+
+        let id = if request_id.is_empty() {
+            format!(
+                "{:x}",
+                now.duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0)
+            )
+        } else {
+            request_id
+        };
+        let meta = CompletionMeta {
+            id: format!("chatcmpl-{id}"),
+            model: translation.requested_model.clone(),
+            created: unix_seconds(now),
+        };
+        self.model = Some(translation.model_id.clone());
+        self.state = if translation.stream {
+            State::ChatStream(Box::new(ChatStream::new(
+                meta.id,
+                meta.model,
+                meta.created,
+                translation.include_usage,
+            )))
+        } else {
+            State::ChatJson(meta)
+        };
+
+        let mut set_headers = vec![
+            (":method".to_string(), "POST".to_string()),
+            (":path".to_string(), path),
+            (":authority".to_string(), config.runtime_host.clone()),
+            ("content-type".to_string(), content_type.to_string()),
+            (
+                "content-length".to_string(),
+                upstream_body.len().to_string(),
+            ),
+            (
+                "accept".to_string(),
+                if translation.stream {
+                    "application/vnd.amazon.eventstream"
+                } else {
+                    "application/json"
+                }
+                .to_string(),
+            ),
+        ];
+        set_headers.extend(auth_headers);
+        let remove_headers = drop_headers
+            .into_iter()
+            .filter(|n| !set_headers.iter().any(|(s, _)| s == n))
+            .collect();
+        Ok(UpstreamRequest {
+            set_headers,
+            remove_headers,
+            body: upstream_body,
+        })
+    }
+
+    pub fn on_response_headers(
+        &mut self,
+        status: u16,
+        error_type: Option<&str>,
+    ) -> ResponseHeaders {
+        if status != 200 {
+            if matches!(self.state, State::ChatJson(_) | State::ChatStream(_)) {
+                // Status follows the error type (Bedrock sends throttling as 400 sometimes).
+                let mapped = ApiError::from_bedrock(status, error_type.unwrap_or(""), "");
+                self.state = State::UpstreamError {
+                    status,
+                    error_type: error_type.map(str::to_string),
+                };
+                return ResponseHeaders {
+                    status: Some(mapped.status),
+                    set_headers: vec![("content-type".into(), "application/json".into())],
+                    remove_headers: vec!["content-length".into()],
+                };
+            }
+            return ResponseHeaders::default();
+        }
+        match self.state {
+            State::ChatStream(_) => ResponseHeaders {
+                status: None,
+                set_headers: vec![
+                    ("content-type".into(), "text/event-stream".into()),
+                    ("cache-control".into(), "no-cache".into()),
+                ],
+                remove_headers: vec!["content-length".into()],
+            },
+            State::ChatJson(_) => ResponseHeaders {
+                status: None,
+                set_headers: vec![("content-type".into(), "application/json".into())],
+                remove_headers: vec!["content-length".into()],
+            },
+            _ => ResponseHeaders::default(),
+        }
+    }
+
+    /// `body` is this callback's bytes when streaming, or everything buffered at the end.
+    pub fn on_response_body(&mut self, body: &[u8], end_of_stream: bool) -> BodyAction {
+        match &mut self.state {
+            State::ChatStream(stream) => {
+                let mut out = stream.push(body);
+                if end_of_stream {
+                    out.extend(stream.finish());
+                }
+                BodyAction::Replace(out)
+            }
+            State::ChatJson(meta) => {
+                if !end_of_stream {
+                    return BodyAction::Buffer;
+                }
+                let out = match converse_to_chat(body, meta) {
+                    Ok(v) => v.to_string().into_bytes(),
+                    Err(e) => e.to_body(),
+                };
+                self.state = State::Done;
+                BodyAction::Replace(out)
+            }
+            State::UpstreamError { status, error_type } => {
+                if !end_of_stream {
+                    return BodyAction::Buffer;
+                }
+                let e = bedrock_error(*status, error_type.as_deref(), body);
+                self.state = State::Done;
+                BodyAction::Replace(e.to_body())
+            }
+            State::Start | State::ChatPending { .. } | State::Done => BodyAction::Pass,
+        }
+    }
+
+    /// Called when the upstream connection broke before the end of the body.
+    pub fn on_upstream_reset(&mut self) -> Vec<u8> {
+        match &mut self.state {
+            State::ChatStream(stream) => stream.finish(),
+            _ => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Host calls that report failure instead of panicking. The SDK's setters panic on any
+//! non-OK status (e.g. editing headers Envoy already sent), and a panic kills the Wasm VM.
+
+use proxy_wasm::types::{BufferType, MapType, Status};
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_replace_header_map_value(
+        map_type: MapType,
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+    ) -> Status;
+    fn proxy_remove_header_map_value(
+        map_type: MapType,
+        key_data: *const u8,
+        key_size: usize,
+    ) -> Status;
+    fn proxy_set_buffer_bytes(
+        buffer_type: BufferType,
+        start: usize,
+        size: usize,
+        buffer_data: *const u8,
+        buffer_size: usize,
+    ) -> Status;
+    fn proxy_send_local_response(
+        status_code: u32,
+        status_code_details_data: *const u8,
+        status_code_details_size: usize,
+        body_data: *const u8,
+        body_size: usize,
+        headers_data: *const u8,
+        headers_size: usize,
+        grpc_status: i32,
+    ) -> Status;
+}
+
+fn check(status: Status, what: &str) -> bool {
+    if status == Status::Ok {
+        true
+    } else {
+        log::warn!("host call {what} failed with status {}", status as u32);
+        false
+    }
+}
+
+pub fn set_header(map: MapType, name: &str, value: &str) -> bool {
+    // SAFETY: pointers and lengths come from live Rust slices for the duration of the call.
+    let status = unsafe {
+        proxy_replace_header_map_value(map, name.as_ptr(), name.len(), value.as_ptr(), value.len())
+    };
+    check(status, "replace_header")
+}
+
+pub fn remove_header(map: MapType, name: &str) -> bool {
+    // SAFETY: as above.
+    let status = unsafe { proxy_remove_header_map_value(map, name.as_ptr(), name.len()) };
+    check(status, "remove_header")
+}
+
+pub fn replace_body(buffer: BufferType, size: usize, bytes: &[u8]) -> bool {
+    // SAFETY: as above.
+    let status = unsafe { proxy_set_buffer_bytes(buffer, 0, size, bytes.as_ptr(), bytes.len()) };
+    check(status, "set_buffer")
+}
+
+/// The proxy-wasm map encoding: count, then (name len, value len) pairs, then NUL-ended bytes.
+fn serialize_headers(headers: &[(String, String)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let len32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
+    out.extend_from_slice(&len32(headers.len()));
+    for (name, value) in headers {
+        out.extend_from_slice(&len32(name.len()));
+        out.extend_from_slice(&len32(value.len()));
+    }
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        out.extend_from_slice(value.as_bytes());
+        out.push(0);
+    }
+    out
+}
+
+pub fn send_reply(status: u16, headers: &[(String, String)], body: &[u8]) -> bool {
+    let serialized = serialize_headers(headers);
+    let details = "bedrock_access_filter";
+    // SAFETY: as above.
+    let status = unsafe {
+        proxy_send_local_response(
+            u32::from(status),
+            details.as_ptr(),
+            details.len(),
+            body.as_ptr(),
+            body.len(),
+            serialized.as_ptr(),
+            serialized.len(),
+            -1,
+        )
+    };
+    check(status, "send_local_response")
+}

@@ -1,0 +1,130 @@
+//! HTTP context: hands each callback's headers and bytes to the exchange and applies its answer.
+
+use super::host;
+use crate::config::Config;
+use crate::exchange::{BodyAction, Exchange, HeadersAction, LocalReply, RequestHead};
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::{Action, BufferType, MapType};
+use std::rc::Rc;
+
+pub struct Http {
+    config: Rc<Config>,
+    exchange: Exchange,
+    replied: bool,
+}
+
+impl Http {
+    pub fn new(config: Rc<Config>) -> Self {
+        Http {
+            config,
+            exchange: Exchange::default(),
+            replied: false,
+        }
+    }
+
+    fn reply(&mut self, reply: &LocalReply) -> Action {
+        self.replied = true;
+        host::send_reply(reply.status, &reply.headers, &reply.body);
+        Action::Pause
+    }
+}
+
+impl Context for Http {}
+
+impl HttpContext for Http {
+    fn on_http_request_headers(&mut self, _count: usize, end_of_stream: bool) -> Action {
+        let headers = self.get_http_request_headers();
+        let find = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let head = RequestHead {
+            method: find(":method").unwrap_or(""),
+            path: find(":path").unwrap_or(""),
+            authorization: find("authorization"),
+            request_id: find("x-request-id"),
+            header_names: headers.iter().map(|(n, _)| n.clone()).collect(),
+        };
+        match self
+            .exchange
+            .on_request_headers(&self.config, &head, end_of_stream)
+        {
+            HeadersAction::Reply(reply) => self.reply(&reply),
+            // Needs allow_on_headers_stop_iteration so that Envoy still delivers the body.
+            HeadersAction::AwaitBody => Action::Pause,
+        }
+    }
+
+    fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+        if self.replied || !self.exchange.wants_request_body() {
+            return Action::Continue;
+        }
+        if size > self.config.max_request_bytes {
+            let reply = self.exchange.reject_oversized(&self.config);
+            return self.reply(&reply);
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let body = self.get_http_request_body(0, size).unwrap_or_default();
+        let now = self.get_current_time();
+        match self.exchange.on_request_body(&self.config, &body, now) {
+            Ok(upstream) => {
+                host::replace_body(BufferType::HttpRequestBody, size, &upstream.body);
+                for name in &upstream.remove_headers {
+                    host::remove_header(MapType::HttpRequestHeaders, name);
+                }
+                for (name, value) in &upstream.set_headers {
+                    host::set_header(MapType::HttpRequestHeaders, name, value);
+                }
+                Action::Continue
+            }
+            Err(reply) => self.reply(&reply),
+        }
+    }
+
+    fn on_http_response_headers(&mut self, _count: usize, _end_of_stream: bool) -> Action {
+        if self.replied {
+            return Action::Continue;
+        }
+        let status = self
+            .get_http_response_header(":status")
+            .and_then(|s| s.parse::<u16>().ok())
+            .unwrap_or(502);
+        let error_type = self.get_http_response_header("x-amzn-errortype");
+        let change = self
+            .exchange
+            .on_response_headers(status, error_type.as_deref());
+        if let Some(status) = change.status {
+            host::set_header(MapType::HttpResponseHeaders, ":status", &status.to_string());
+        }
+        for name in &change.remove_headers {
+            host::remove_header(MapType::HttpResponseHeaders, name);
+        }
+        for (name, value) in &change.set_headers {
+            host::set_header(MapType::HttpResponseHeaders, name, value);
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+        if self.replied {
+            return Action::Continue;
+        }
+        let body = if size > 0 {
+            self.get_http_response_body(0, size).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        match self.exchange.on_response_body(&body, end_of_stream) {
+            BodyAction::Buffer => Action::Pause,
+            BodyAction::Replace(bytes) => {
+                host::replace_body(BufferType::HttpResponseBody, size, &bytes);
+                Action::Continue
+            }
+            BodyAction::Pass => Action::Continue,
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Root context: reads and validates the plugin configuration once per VM.
+
+use super::http::Http;
+use crate::config::Config;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::ContextType;
+use std::rc::Rc;
+
+#[derive(Default)]
+pub struct Root {
+    config: Option<Rc<Config>>,
+}
+
+impl Context for Root {}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let raw = self.get_plugin_configuration().unwrap_or_default();
+        // Variables reach the VM through vm_config.environment_variables.
+        let env = |key: &str| std::env::var(key).ok();
+        match Config::load(&raw, &env) {
+            Ok(config) => {
+                log::info!(
+                    "bedrock-access-filter configured: region={} endpoint={} upstream_auth={:?} client_keys={}",
+                    config.region,
+                    config.runtime_host,
+                    config.upstream_auth,
+                    config.client_keys.len()
+                );
+                self.config = Some(Rc::new(config));
+                true
+            }
+            Err(e) => {
+                // Returning false makes Envoy reject the configuration instead of serving wrongly.
+                log::error!("bedrock-access-filter: invalid configuration: {e}");
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        let config = self.config.clone()?;
+        Some(Box::new(Http::new(config)))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}

@@ -1,0 +1,572 @@
+//! OpenAI Chat Completions request → Bedrock Converse request.
+
+use crate::bedrock::converse::{
+    CachePoint, ContentBlock, ConverseRequest, ImageBlock, ImageSource, InferenceConfig,
+    InputSchema, ReasoningBlock, ReasoningText, Role, SystemBlock, Tool, ToolConfig,
+    ToolResultBlock, ToolResultContent, ToolSpec, ToolUseBlock,
+};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::openai::chat::{
+    ChatMessage, ChatRequest, Content, ContentPart, Stop, ThinkingBlock, ToolDefinition,
+};
+use crate::translate::conversation::Conversation;
+use crate::translate::model::{self, Family};
+use base64::Engine;
+use serde_json::{json, Map, Value};
+
+/// Largest image Bedrock takes in one block (3.75 MB).
+pub const MAX_IMAGE_BYTES: usize = 3_750_000;
+/// Bedrock caps stop sequences at four for most models.
+const MAX_STOP_SEQUENCES: usize = 4;
+const MAX_TOOLS: usize = 512;
+/// Used when thinking is requested without a token limit.
+const DEFAULT_REASONING_MAX_TOKENS: u64 = 8192;
+const MIN_THINKING_BUDGET: u64 = 1024;
+
+/// Fields an OpenAI SDK merges into the top level from `extra_body` that we forward to the model.
+const PASSTHROUGH_FIELDS: &[&str] = &["thinking", "anthropic_beta", "top_k", "reasoning_config"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatTranslation {
+    /// The Bedrock model id (alias resolved).
+    pub model_id: String,
+    /// The model name as the client asked for it, echoed back in responses.
+    pub requested_model: String,
+    pub stream: bool,
+    pub include_usage: bool,
+    pub converse: ConverseRequest,
+}
+
+pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request("Request body must be a JSON object."));
+    }
+    for field in ["model", "messages"] {
+        if value.get(field).is_none_or(Value::is_null) {
+            return Err(ApiError::invalid_param(
+                field,
+                format!("Missing required parameter: '{field}'."),
+            ));
+        }
+    }
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))
+}
+
+pub fn chat_to_converse(req: ChatRequest, config: &Config) -> Result<ChatTranslation, ApiError> {
+    let requested_model = req.model.clone();
+    let model_id = config.resolve_model(&req.model).to_string();
+    model::validate_model_id(&model_id)?;
+    if req.n.is_some_and(|n| n > 1) {
+        return Err(ApiError::invalid_param(
+            "n",
+            "Only n=1 is supported by Bedrock.",
+        ));
+    }
+
+    let mut extra = req.extra_body.clone().unwrap_or_default();
+    for field in PASSTHROUGH_FIELDS {
+        if let Some(v) = req.other.get(*field) {
+            extra.entry(field.to_string()).or_insert_with(|| v.clone());
+        }
+    }
+    let caching_requested = extra.remove("prompt_caching");
+    let prompt_caching = prompt_caching_enabled(config, caching_requested.as_ref())
+        && (model::supports_prompt_caching(&model_id) || model::is_arn(&model_id));
+
+    let mut conversation = Conversation::default();
+    for (i, message) in req.messages.iter().enumerate() {
+        add_message(&mut conversation, message, i)?;
+    }
+
+    let tools_offered = tools_offered(&req)?;
+    let tool_config = match &tools_offered {
+        Some(tools) => Some(ToolConfig {
+            tools: tools.clone(),
+            tool_choice: tool_choice(&req)?,
+        }),
+        None => None,
+    };
+    let mut system = std::mem::take(&mut conversation.system);
+    let mut messages = conversation.into_messages(tool_config.is_some());
+    if messages.is_empty() {
+        return Err(ApiError::invalid_param(
+            "messages",
+            "'messages' must contain at least one user or assistant message with content.",
+        ));
+    }
+    if prompt_caching {
+        if !system.is_empty() {
+            system.push(SystemBlock::CachePoint(CachePoint::default_point()));
+        }
+        if let Some(last_user) = messages.iter_mut().rev().find(|m| m.role == Role::User) {
+            last_user
+                .content
+                .push(ContentBlock::CachePoint(CachePoint::default_point()));
+        }
+    }
+
+    let mut inference = InferenceConfig {
+        max_tokens: req.max_completion_tokens.or(req.max_tokens),
+        temperature: req.temperature.map(|t| t.clamp(0.0, 1.0)),
+        top_p: req.top_p.map(|p| p.clamp(0.0, 1.0)),
+        stop_sequences: stop_sequences(req.stop.as_ref())?,
+    };
+    if inference.max_tokens == Some(0) {
+        return Err(ApiError::invalid_param(
+            "max_tokens",
+            "'max_tokens' must be at least 1.",
+        ));
+    }
+    if inference.temperature.is_some() && model::rejects_temperature_with_top_p(&model_id) {
+        inference.top_p = None;
+    }
+    if let Some(effort) = req.reasoning_effort.as_deref() {
+        apply_reasoning_effort(effort, &model_id, &mut inference, &mut extra)?;
+    }
+    if extra
+        .get("thinking")
+        .and_then(|t| t.get("type"))
+        .and_then(Value::as_str)
+        == Some("enabled")
+    {
+        // Bedrock refuses sampling parameters while Claude is thinking.
+        inference.temperature = None;
+        inference.top_p = None;
+    }
+
+    let inference_config = (inference != InferenceConfig::default()).then_some(inference);
+    Ok(ChatTranslation {
+        model_id,
+        requested_model,
+        stream: req.stream.unwrap_or(false),
+        include_usage: req
+            .stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false),
+        converse: ConverseRequest {
+            messages,
+            system,
+            inference_config,
+            tool_config,
+            additional_model_request_fields: (!extra.is_empty()).then_some(Value::Object(extra)),
+        },
+    })
+}
+
+fn prompt_caching_enabled(config: &Config, requested: Option<&Value>) -> bool {
+    match requested {
+        Some(Value::Bool(b)) => *b,
+        // BAG's shape: {"system": bool, "messages": bool}; any true turns it on.
+        Some(Value::Object(o)) => o.values().any(|v| v.as_bool() == Some(true)),
+        _ => config.prompt_caching,
+    }
+}
+
+fn add_message(
+    conv: &mut Conversation,
+    message: &ChatMessage,
+    index: usize,
+) -> Result<(), ApiError> {
+    match message.role.as_str() {
+        "system" | "developer" => {
+            for text in texts_of(message.content.as_ref(), index)? {
+                conv.push_system(&text);
+            }
+        }
+        "user" => {
+            let blocks = user_blocks(message.content.as_ref(), index)?;
+            conv.push(Role::User, blocks);
+        }
+        "assistant" => {
+            let mut blocks = reasoning_blocks(message);
+            for text in texts_of(message.content.as_ref(), index)? {
+                blocks.push(ContentBlock::Text(text));
+            }
+            for call in message.tool_calls.iter().flatten() {
+                blocks.push(ContentBlock::ToolUse(ToolUseBlock {
+                    tool_use_id: call.id.clone(),
+                    name: call.function.name.clone(),
+                    input: arguments_object(call.function.arguments.as_deref()),
+                }));
+            }
+            conv.push(Role::Assistant, blocks);
+        }
+        "tool" | "function" => {
+            let id = message.tool_call_id.clone().ok_or_else(|| {
+                ApiError::invalid_param(
+                    &format!("messages[{index}].tool_call_id"),
+                    format!("messages[{index}]: a tool message needs 'tool_call_id'."),
+                )
+            })?;
+            let text = texts_of(message.content.as_ref(), index)?.join("\n");
+            let text = if text.trim().is_empty() { "(no output)".to_string() } else { text };
+            conv.push(
+                Role::User,
+                vec![ContentBlock::ToolResult(ToolResultBlock {
+                    tool_use_id: id,
+                    content: vec![ToolResultContent::Text(text)],
+                    status: None,
+                })],
+            );
+        }
+        other => {
+            return Err(ApiError::invalid_param(
+                &format!("messages[{index}].role"),
+                format!(
+                    "messages[{index}]: unknown role '{other}' (expected system, developer, user, assistant or tool)."
+                ),
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// Text of string content or text parts; other parts are rejected outside user turns.
+fn texts_of(content: Option<&Content>, index: usize) -> Result<Vec<String>, ApiError> {
+    match content {
+        None => Ok(Vec::new()),
+        Some(Content::Text(t)) => Ok(vec![t.clone()]),
+        Some(Content::Parts(parts)) => parts
+            .iter()
+            .map(|p| match p {
+                ContentPart::Text { text } => Ok(text.clone()),
+                _ => Err(ApiError::invalid_param(
+                    &format!("messages[{index}].content"),
+                    format!("messages[{index}]: only text parts are allowed in this message."),
+                )),
+            })
+            .collect(),
+    }
+}
+
+fn user_blocks(content: Option<&Content>, index: usize) -> Result<Vec<ContentBlock>, ApiError> {
+    match content {
+        None => Ok(Vec::new()),
+        Some(Content::Text(t)) => Ok(vec![ContentBlock::Text(t.clone())]),
+        Some(Content::Parts(parts)) => parts
+            .iter()
+            .map(|part| match part {
+                ContentPart::Text { text } => Ok(ContentBlock::Text(text.clone())),
+                ContentPart::ImageUrl { image_url } => image_block(image_url.url(), index),
+                ContentPart::Unsupported => Err(ApiError::invalid_param(
+                    &format!("messages[{index}].content"),
+                    format!(
+                        "messages[{index}]: unsupported content part (only 'text' and 'image_url')."
+                    ),
+                )),
+            })
+            .collect(),
+    }
+}
+
+/// `data:image/png;base64,...` → an image block. Remote URLs are refused: the gateway does
+/// not fetch arbitrary URLs on a client's behalf.
+pub fn image_block(url: &str, index: usize) -> Result<ContentBlock, ApiError> {
+    let param = format!("messages[{index}].content");
+    let Some(rest) = url.strip_prefix("data:") else {
+        return Err(ApiError::invalid_param(
+            &param,
+            format!(
+                "messages[{index}]: image URLs are not fetched by this gateway; send the image \
+                 inline as a data: URL (data:image/png;base64,...)."
+            ),
+        )
+        .with_code("unsupported_image_url"));
+    };
+    let (meta, data) = rest.split_once(',').ok_or_else(|| {
+        ApiError::invalid_param(&param, format!("messages[{index}]: malformed data: URL."))
+    })?;
+    let mime = meta.strip_suffix(";base64").ok_or_else(|| {
+        ApiError::invalid_param(
+            &param,
+            format!("messages[{index}]: data: URL must be base64."),
+        )
+    })?;
+    let format = match mime.to_ascii_lowercase().as_str() {
+        "image/png" => "png",
+        "image/jpeg" | "image/jpg" => "jpeg",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
+        other => return Err(ApiError::invalid_param(
+            &param,
+            format!(
+                "messages[{index}]: image type '{other}' is not supported (png, jpeg, gif, webp)."
+            ),
+        )),
+    };
+    // 4 base64 characters carry 3 bytes: refuse oversized images before decoding them.
+    if data.len() / 4 * 3 > MAX_IMAGE_BYTES.saturating_add(3) {
+        return Err(image_too_large(&param, index));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|_| {
+            ApiError::invalid_param(
+                &param,
+                format!("messages[{index}]: image data is not valid base64."),
+            )
+        })?;
+    if bytes.len() > MAX_IMAGE_BYTES {
+        return Err(image_too_large(&param, index));
+    }
+    Ok(ContentBlock::Image(ImageBlock {
+        format: format.to_string(),
+        source: ImageSource {
+            bytes: base64::engine::general_purpose::STANDARD.encode(&bytes),
+        },
+    }))
+}
+
+fn image_too_large(param: &str, index: usize) -> ApiError {
+    ApiError::invalid_param(
+        param,
+        format!("messages[{index}]: image is larger than Bedrock's 3.75 MB limit."),
+    )
+}
+
+fn reasoning_blocks(message: &ChatMessage) -> Vec<ContentBlock> {
+    let mut blocks = Vec::new();
+    for block in message.thinking_blocks.iter().flatten() {
+        match block {
+            ThinkingBlock::Thinking {
+                thinking,
+                signature,
+            } => {
+                // Unsigned reasoning cannot be replayed to Bedrock; drop it.
+                if signature.as_deref().is_some_and(|s| !s.is_empty()) {
+                    blocks.push(ContentBlock::ReasoningContent(
+                        ReasoningBlock::ReasoningText(ReasoningText {
+                            text: thinking.clone(),
+                            signature: signature.clone(),
+                        }),
+                    ));
+                }
+            }
+            ThinkingBlock::RedactedThinking { data } => {
+                blocks.push(ContentBlock::ReasoningContent(
+                    ReasoningBlock::RedactedContent(data.clone()),
+                ));
+            }
+        }
+    }
+    blocks
+}
+
+/// Tool arguments as the JSON object Bedrock requires. OpenAI accepts any string, so
+/// anything else (empty, truncated, a bare value) is kept under a key instead of failing.
+pub fn arguments_object(arguments: Option<&str>) -> Value {
+    let raw = arguments.unwrap_or("").trim();
+    if raw.is_empty() {
+        return json!({});
+    }
+    match serde_json::from_str::<Value>(raw) {
+        Ok(Value::Object(o)) => Value::Object(o),
+        Ok(other) => json!({ "value": other }),
+        Err(_) => json!({ "raw_arguments": raw }),
+    }
+}
+
+fn tools_offered(req: &ChatRequest) -> Result<Option<Vec<Tool>>, ApiError> {
+    let tools = match &req.tools {
+        Some(t) if !t.is_empty() => t,
+        _ => return Ok(None),
+    };
+    if req.tool_choice.as_ref().and_then(Value::as_str) == Some("none") {
+        return Ok(None);
+    }
+    if tools.len() > MAX_TOOLS {
+        return Err(ApiError::invalid_param(
+            "tools",
+            format!("At most {MAX_TOOLS} tools are supported."),
+        ));
+    }
+    tools
+        .iter()
+        .enumerate()
+        .map(|(i, t)| tool_spec(t, i).map(Tool::ToolSpec))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+pub fn valid_tool_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+pub fn tool_spec(tool: &ToolDefinition, index: usize) -> Result<ToolSpec, ApiError> {
+    let param = format!("tools[{index}]");
+    if tool.kind != "function" {
+        return Err(ApiError::invalid_param(
+            &param,
+            format!("{param}: only 'function' tools are supported."),
+        ));
+    }
+    let f = &tool.function;
+    if !valid_tool_name(&f.name) {
+        return Err(ApiError::invalid_param(
+            &param,
+            format!("{param}: tool name must match ^[a-zA-Z0-9_-]{{1,64}}$."),
+        ));
+    }
+    let schema = match &f.parameters {
+        Some(Value::Object(o)) => Value::Object(o.clone()),
+        None | Some(Value::Null) => json!({"type": "object", "properties": {}}),
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                &param,
+                format!("{param}: 'parameters' must be a JSON Schema object."),
+            ))
+        }
+    };
+    let description = f
+        .description
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
+    Ok(ToolSpec {
+        name: f.name.clone(),
+        // Bedrock rejects empty descriptions; the name is the best description we have.
+        description: description.unwrap_or(&f.name).to_string(),
+        input_schema: InputSchema { json: schema },
+    })
+}
+
+fn tool_choice(req: &ChatRequest) -> Result<Option<Value>, ApiError> {
+    match &req.tool_choice {
+        // `auto` is Bedrock's default, and models without toolChoice support reject the field.
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => match s.as_str() {
+            "auto" | "none" => Ok(None),
+            "required" => Ok(Some(json!({"any": {}}))),
+            other => Err(ApiError::invalid_param(
+                "tool_choice",
+                format!("Unknown tool_choice '{other}'."),
+            )),
+        },
+        Some(Value::Object(o)) => {
+            let name = o
+                .get("function")
+                .and_then(|f| f.get("name"))
+                .or_else(|| o.get("name"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    ApiError::invalid_param(
+                        "tool_choice",
+                        "tool_choice object needs function.name.",
+                    )
+                })?;
+            let known = req.tools.iter().flatten().any(|t| t.function.name == name);
+            if !known {
+                return Err(ApiError::invalid_param(
+                    "tool_choice",
+                    format!("tool_choice names unknown tool '{name}'."),
+                ));
+            }
+            Ok(Some(json!({"tool": {"name": name}})))
+        }
+        Some(_) => Err(ApiError::invalid_param(
+            "tool_choice",
+            "tool_choice must be a string or an object.",
+        )),
+    }
+}
+
+fn stop_sequences(stop: Option<&Stop>) -> Result<Vec<String>, ApiError> {
+    let all: Vec<String> = match stop {
+        None => Vec::new(),
+        Some(Stop::One(s)) => vec![s.clone()],
+        Some(Stop::Many(v)) => v.clone(),
+    };
+    let all: Vec<String> = all.into_iter().filter(|s| !s.is_empty()).collect();
+    if all.len() > MAX_STOP_SEQUENCES {
+        return Err(ApiError::invalid_param(
+            "stop",
+            format!("At most {MAX_STOP_SEQUENCES} stop sequences are supported."),
+        ));
+    }
+    Ok(all)
+}
+
+/// OpenAI `reasoning_effort` → each family's own reasoning switch.
+fn apply_reasoning_effort(
+    effort: &str,
+    model_id: &str,
+    inference: &mut InferenceConfig,
+    extra: &mut Map<String, Value>,
+) -> Result<(), ApiError> {
+    let share = match effort {
+        "minimal" | "low" => 0.3,
+        "medium" => 0.6,
+        "high" | "xhigh" => 1.0,
+        "none" => return Ok(()),
+        other => {
+            return Err(ApiError::invalid_param(
+                "reasoning_effort",
+                format!("Unknown reasoning_effort '{other}' (minimal, low, medium, high)."),
+            ))
+        }
+    };
+    match model::family(model_id) {
+        Family::Claude if model::claude_supports_thinking(model_id) => {
+            let max_tokens = inference.max_tokens.unwrap_or(DEFAULT_REASONING_MAX_TOKENS);
+            if max_tokens <= MIN_THINKING_BUDGET {
+                return Err(ApiError::invalid_param(
+                    "max_tokens",
+                    format!("reasoning needs max_tokens above {MIN_THINKING_BUDGET}."),
+                ));
+            }
+            inference.max_tokens = Some(max_tokens);
+            let scaled = if effort == "minimal" {
+                MIN_THINKING_BUDGET
+            } else {
+                // Bedrock requires budget_tokens < max_tokens.
+                ((max_tokens as f64 * share) as u64).min(max_tokens.saturating_sub(1))
+            };
+            let budget = scaled.max(MIN_THINKING_BUDGET);
+            extra
+                .entry("thinking")
+                .or_insert_with(|| json!({"type": "enabled", "budget_tokens": budget}));
+        }
+        Family::GptOss => {
+            let level = if effort == "minimal" { "low" } else { effort };
+            extra
+                .entry("reasoning_effort")
+                .or_insert_with(|| json!(level));
+        }
+        Family::Nova => {
+            let level = if effort == "minimal" { "low" } else { effort };
+            extra
+                .entry("reasoningConfig")
+                .or_insert_with(|| json!({"type": "enabled", "maxReasoningEffort": level}));
+        }
+        // DeepSeek R1 always reasons; models without a reasoning switch ignore the hint.
+        _ => {}
+    }
+    Ok(())
+}
+
+impl ChatTranslation {
+    pub fn path(&self) -> String {
+        model::runtime_path(
+            &self.model_id,
+            if self.stream {
+                "converse-stream"
+            } else {
+                "converse"
+            },
+        )
+    }
+
+    pub fn body(&self) -> Result<Vec<u8>, ApiError> {
+        serde_json::to_vec(&self.converse)
+            .map_err(|e| ApiError::internal(format!("could not encode the Bedrock request: {e}")))
+    }
+}

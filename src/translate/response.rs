@@ -1,0 +1,176 @@
+//! Bedrock Converse response → OpenAI `chat.completion`, and Bedrock error bodies → OpenAI errors.
+
+use crate::bedrock::converse::ConverseResponse;
+use crate::error::ApiError;
+use crate::translate::{chat_usage, finish_reason};
+use serde_json::{json, Value};
+
+/// Identity of one completion, echoed in every object we return for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompletionMeta {
+    pub id: String,
+    pub model: String,
+    pub created: u64,
+}
+
+pub fn converse_to_chat(body: &[u8], meta: &CompletionMeta) -> Result<Value, ApiError> {
+    let response: ConverseResponse = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_gateway(format!("Bedrock answered with an unexpected body: {e}"))
+    })?;
+    let mut text = String::new();
+    let mut reasoning = String::new();
+    let mut thinking_blocks = Vec::new();
+    let mut tool_calls = Vec::new();
+    for block in &response.output.message.content {
+        if let Some(t) = block.get("text").and_then(Value::as_str) {
+            text.push_str(t);
+        } else if let Some(tool) = block.get("toolUse") {
+            let arguments = tool.get("input").cloned().unwrap_or_else(|| json!({}));
+            tool_calls.push(json!({
+                "index": tool_calls.len(),
+                "id": tool.get("toolUseId").cloned().unwrap_or(Value::Null),
+                "type": "function",
+                "function": {
+                    "name": tool.get("name").cloned().unwrap_or(Value::Null),
+                    "arguments": arguments.to_string(),
+                },
+            }));
+        } else if let Some(r) = block.get("reasoningContent") {
+            if let Some(rt) = r.get("reasoningText") {
+                let t = rt.get("text").and_then(Value::as_str).unwrap_or("");
+                reasoning.push_str(t);
+                thinking_blocks.push(json!({
+                    "type": "thinking",
+                    "thinking": t,
+                    "signature": rt.get("signature").cloned().unwrap_or(Value::Null),
+                }));
+            } else if let Some(data) = r.get("redactedContent") {
+                thinking_blocks.push(json!({"type": "redacted_thinking", "data": data}));
+            }
+        }
+    }
+    let mut message = json!({
+        "role": "assistant",
+        "content": if text.is_empty() && !tool_calls.is_empty() { Value::Null } else { json!(text) },
+    });
+    if let Some(obj) = message.as_object_mut() {
+        if !tool_calls.is_empty() {
+            obj.insert("tool_calls".into(), Value::Array(tool_calls));
+        }
+        if !reasoning.is_empty() {
+            obj.insert("reasoning_content".into(), json!(reasoning));
+        }
+        if !thinking_blocks.is_empty() {
+            obj.insert("thinking_blocks".into(), Value::Array(thinking_blocks));
+        }
+    }
+    Ok(json!({
+        "id": meta.id,
+        "object": "chat.completion",
+        "created": meta.created,
+        "model": meta.model,
+        "system_fingerprint": null,
+        "choices": [{
+            "index": 0,
+            "message": message,
+            "logprobs": null,
+            "finish_reason": finish_reason(&response.stop_reason),
+        }],
+        "usage": chat_usage(&response.usage),
+    }))
+}
+
+/// A Bedrock error response (any non-2xx) as an OpenAI error.
+pub fn bedrock_error(status: u16, error_type_header: Option<&str>, body: &[u8]) -> ApiError {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let message = parsed
+        .as_ref()
+        .and_then(|v| v.get("message").or_else(|| v.get("Message")))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(500).collect());
+    let kind = error_type_header
+        .map(str::to_string)
+        .or_else(|| {
+            parsed
+                .as_ref()
+                .and_then(|v| v.get("__type"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    ApiError::from_bedrock(status, &kind, message.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn meta() -> CompletionMeta {
+        CompletionMeta {
+            id: "chatcmpl-1".into(),
+            model: "m".into(),
+            created: 7,
+        }
+    }
+
+    #[test]
+    fn text_and_tools_become_message_and_tool_calls() {
+        let body = json!({
+            "output": {"message": {"role": "assistant", "content": [
+                {"text": "Let me check. "},
+                {"toolUse": {"toolUseId": "t1", "name": "weather", "input": {"city": "Paris"}}},
+                {"toolUse": {"toolUseId": "t2", "name": "time", "input": {}}}
+            ]}},
+            "stopReason": "tool_use",
+            "usage": {"inputTokens": 3, "outputTokens": 4, "totalTokens": 7}
+        });
+        let out = converse_to_chat(body.to_string().as_bytes(), &meta()).unwrap();
+        let choice = &out["choices"][0];
+        assert_eq!(choice["finish_reason"], "tool_calls");
+        assert_eq!(choice["message"]["content"], "Let me check. ");
+        assert_eq!(choice["message"]["tool_calls"][1]["id"], "t2");
+        let args: Value = serde_json::from_str(
+            choice["message"]["tool_calls"][0]["function"]["arguments"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(args["city"], "Paris");
+        assert_eq!(out["usage"]["total_tokens"], 7);
+        assert_eq!(out["object"], "chat.completion");
+    }
+
+    #[test]
+    fn all_text_blocks_are_kept_and_reasoning_is_returned() {
+        let body = json!({
+            "output": {"message": {"role": "assistant", "content": [
+                {"reasoningContent": {"reasoningText": {"text": "hmm", "signature": "sig"}}},
+                {"text": "a"}, {"text": "b"}
+            ]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2}
+        });
+        let out = converse_to_chat(body.to_string().as_bytes(), &meta()).unwrap();
+        let message = &out["choices"][0]["message"];
+        assert_eq!(message["content"], "ab");
+        assert_eq!(message["reasoning_content"], "hmm");
+        assert_eq!(message["thinking_blocks"][0]["signature"], "sig");
+        assert!(message.get("tool_calls").is_none());
+    }
+
+    #[test]
+    fn bedrock_errors_keep_their_message() {
+        let e = bedrock_error(
+            400,
+            Some("ValidationException:http://internal"),
+            br#"{"message":"bad turn"}"#,
+        );
+        assert_eq!((e.status, e.kind), (400, "invalid_request_error"));
+        assert!(e.message.contains("bad turn"));
+        let e = bedrock_error(503, None, b"<html>down</html>");
+        assert_eq!(e.status, 503);
+    }
+}
