@@ -7,9 +7,8 @@ use crate::error::ApiError;
 use crate::router::{self, Endpoint};
 use crate::sign::{self, SignInput};
 use crate::translate::models;
-use crate::translate::request::{chat_to_converse, parse_chat_request};
-use crate::translate::response::{bedrock_error, converse_to_chat, CompletionMeta};
-use crate::translate::stream::ChatStream;
+use crate::translate::response::bedrock_error;
+use crate::translate::{chat, Reply, RequestContext};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What the client sent besides the body.
@@ -79,12 +78,14 @@ pub enum BodyAction {
 
 enum State {
     Start,
-    ChatPending {
+    /// Headers checked; waiting for the whole request body.
+    Pending {
+        endpoint: Endpoint,
         request_id: String,
         drop_headers: Vec<String>,
     },
-    ChatJson(CompletionMeta),
-    ChatStream(Box<ChatStream>),
+    /// Request sent; the reply translator waits for Bedrock's answer.
+    Sent(Reply),
     /// Bedrock answered with an error: collect its body, then rewrite it.
     UpstreamError {
         status: u16,
@@ -108,12 +109,6 @@ impl Default for Exchange {
             model: None,
         }
     }
-}
-
-fn unix_seconds(now: SystemTime) -> u64 {
-    now.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// Client headers that must not reach Bedrock: its credentials, anything that would change
@@ -185,10 +180,11 @@ impl Exchange {
                 }
             }
             Endpoint::ChatCompletions if end_of_stream => self.fail(&ApiError::bad_request(
-                "Request body is empty; send a JSON chat request.",
+                "Request body is empty; send a JSON request.",
             )),
             Endpoint::ChatCompletions => {
-                self.state = State::ChatPending {
+                self.state = State::Pending {
+                    endpoint,
                     request_id: head.request_id.unwrap_or("").replace('-', ""),
                     drop_headers: headers_to_drop(&head.header_names),
                 };
@@ -205,7 +201,7 @@ impl Exchange {
 
     /// True while the request body is still wanted.
     pub fn wants_request_body(&self) -> bool {
-        matches!(self.state, State::ChatPending { .. })
+        matches!(self.state, State::Pending { .. })
     }
 
     /// The body grew past the configured limit: answer 413 and forward nothing.
@@ -221,10 +217,10 @@ impl Exchange {
         body: &[u8],
         now: SystemTime,
     ) -> Result<UpstreamRequest, LocalReply> {
-        let State::ChatPending {
+        let State::Pending {
+            endpoint,
             request_id,
             drop_headers,
-            ..
         } = std::mem::replace(&mut self.state, State::Done)
         else {
             return Err(LocalReply::error(&ApiError::internal(
@@ -234,82 +230,66 @@ impl Exchange {
         if body.len() > config.max_request_bytes {
             return Err(LocalReply::error(&too_large(config)));
         }
-        let translation = parse_chat_request(body)
-            .and_then(|req| chat_to_converse(req, config))
-            .map_err(|e| LocalReply::error(&e))?;
-        let path = translation.path();
-        let upstream_body = translation.body().map_err(|e| LocalReply::error(&e))?;
+        let fallback_id;
+        let request_id = if request_id.is_empty() {
+            let nanos = now.duration_since(UNIX_EPOCH).map(|d| d.as_nanos());
+            fallback_id = format!("{:x}", nanos.unwrap_or(0));
+            &fallback_id
+        } else {
+            &request_id
+        };
+        let ctx = RequestContext {
+            config,
+            request_id,
+            now,
+        };
+        let translated = match endpoint {
+            Endpoint::ChatCompletions => chat::translate(body, &ctx),
+            _ => Err(ApiError::internal("this endpoint takes no request body")),
+        }
+        .map_err(|e| LocalReply::error(&e))?;
+
         let content_type = "application/json";
         let auth_headers = sign::authorize(
             &config.upstream_auth,
             &SignInput {
                 method: "POST",
                 host: &config.runtime_host,
-                path: &path,
+                path: &translated.path,
                 content_type,
-                body: &upstream_body,
+                body: &translated.body,
                 region: &config.region,
                 service: "bedrock",
                 now,
             },
         )
         .map_err(|e| LocalReply::error(&e))?;
-
-        let id = if request_id.is_empty() {
-            format!(
-                "{:x}",
-                now.duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_nanos())
-                    .unwrap_or(0)
-            )
-        } else {
-            request_id
+        let accept = match translated.reply {
+            Reply::Stream(_) => "application/vnd.amazon.eventstream",
+            Reply::Json(_) => "application/json",
         };
-        let meta = CompletionMeta {
-            id: format!("chatcmpl-{id}"),
-            model: translation.requested_model.clone(),
-            created: unix_seconds(now),
-        };
-        self.model = Some(translation.model_id.clone());
-        self.state = if translation.stream {
-            State::ChatStream(Box::new(ChatStream::new(
-                meta.id,
-                meta.model,
-                meta.created,
-                translation.include_usage,
-            )))
-        } else {
-            State::ChatJson(meta)
-        };
-
         let mut set_headers = vec![
             (":method".to_string(), "POST".to_string()),
-            (":path".to_string(), path),
+            (":path".to_string(), translated.path),
             (":authority".to_string(), config.runtime_host.clone()),
             ("content-type".to_string(), content_type.to_string()),
             (
                 "content-length".to_string(),
-                upstream_body.len().to_string(),
+                translated.body.len().to_string(),
             ),
-            (
-                "accept".to_string(),
-                if translation.stream {
-                    "application/vnd.amazon.eventstream"
-                } else {
-                    "application/json"
-                }
-                .to_string(),
-            ),
+            ("accept".to_string(), accept.to_string()),
         ];
         set_headers.extend(auth_headers);
         let remove_headers = drop_headers
             .into_iter()
             .filter(|n| !set_headers.iter().any(|(s, _)| s == n))
             .collect();
+        self.model = Some(translated.model_id);
+        self.state = State::Sent(translated.reply);
         Ok(UpstreamRequest {
             set_headers,
             remove_headers,
-            body: upstream_body,
+            body: translated.body,
         })
     }
 
@@ -318,78 +298,78 @@ impl Exchange {
         status: u16,
         error_type: Option<&str>,
     ) -> ResponseHeaders {
-        if status != 200 {
-            if matches!(self.state, State::ChatJson(_) | State::ChatStream(_)) {
-                // Status follows the error type (Bedrock sends throttling as 400 sometimes).
-                let mapped = ApiError::from_bedrock(status, error_type.unwrap_or(""), "");
-                self.state = State::UpstreamError {
-                    status,
-                    error_type: error_type.map(str::to_string),
-                };
-                return ResponseHeaders {
-                    status: Some(mapped.status),
-                    set_headers: vec![("content-type".into(), "application/json".into())],
-                    remove_headers: vec!["content-length".into()],
-                };
-            }
+        let State::Sent(reply) = &self.state else {
             return ResponseHeaders::default();
-        }
-        match self.state {
-            State::ChatStream(_) => ResponseHeaders {
-                status: None,
-                set_headers: vec![
-                    ("content-type".into(), "text/event-stream".into()),
-                    ("cache-control".into(), "no-cache".into()),
-                ],
-                remove_headers: vec!["content-length".into()],
-            },
-            State::ChatJson(_) => ResponseHeaders {
-                status: None,
+        };
+        if status != 200 {
+            // Status follows the error type (Bedrock sends throttling as 400 sometimes).
+            let mapped = ApiError::from_bedrock(status, error_type.unwrap_or(""), "");
+            self.state = State::UpstreamError {
+                status,
+                error_type: error_type.map(str::to_string),
+            };
+            return ResponseHeaders {
+                status: Some(mapped.status),
                 set_headers: vec![("content-type".into(), "application/json".into())],
                 remove_headers: vec!["content-length".into()],
-            },
-            _ => ResponseHeaders::default(),
+            };
+        }
+        let set_headers = match reply {
+            Reply::Stream(_) => vec![
+                ("content-type".into(), "text/event-stream".into()),
+                ("cache-control".into(), "no-cache".into()),
+            ],
+            Reply::Json(_) => vec![("content-type".into(), "application/json".into())],
+        };
+        ResponseHeaders {
+            status: None,
+            set_headers,
+            remove_headers: vec!["content-length".into()],
         }
     }
 
     /// `body` is this callback's bytes when streaming, or everything buffered at the end.
     pub fn on_response_body(&mut self, body: &[u8], end_of_stream: bool) -> BodyAction {
         match &mut self.state {
-            State::ChatStream(stream) => {
+            State::Sent(Reply::Stream(stream)) => {
                 let mut out = stream.push(body);
                 if end_of_stream {
                     out.extend(stream.finish());
                 }
                 BodyAction::Replace(out)
             }
-            State::ChatJson(meta) => {
-                if !end_of_stream {
-                    return BodyAction::Buffer;
-                }
-                let out = match converse_to_chat(body, meta) {
-                    Ok(v) => v.to_string().into_bytes(),
-                    Err(e) => e.to_body(),
-                };
+            State::Sent(Reply::Json(_)) | State::UpstreamError { .. } if !end_of_stream => {
+                BodyAction::Buffer
+            }
+            State::Sent(Reply::Json(reply)) => {
+                let out = reply.translate(body).unwrap_or_else(|e| e.to_body());
                 self.state = State::Done;
                 BodyAction::Replace(out)
             }
             State::UpstreamError { status, error_type } => {
-                if !end_of_stream {
-                    return BodyAction::Buffer;
-                }
                 let e = bedrock_error(*status, error_type.as_deref(), body);
                 self.state = State::Done;
                 BodyAction::Replace(e.to_body())
             }
-            State::Start | State::ChatPending { .. } | State::Done => BodyAction::Pass,
+            State::Start | State::Pending { .. } | State::Done => BodyAction::Pass,
         }
     }
 
     /// Called when the upstream connection broke before the end of the body.
     pub fn on_upstream_reset(&mut self) -> Vec<u8> {
         match &mut self.state {
-            State::ChatStream(stream) => stream.finish(),
+            State::Sent(Reply::Stream(stream)) => {
+                stream.abort("the connection to Bedrock was reset")
+            }
             _ => Vec::new(),
+        }
+    }
+
+    /// Token usage reported by Bedrock, once known (streams only, for now).
+    pub fn usage(&self) -> Option<&crate::bedrock::converse::Usage> {
+        match &self.state {
+            State::Sent(Reply::Stream(stream)) => stream.usage(),
+            _ => None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Translators between the OpenAI API and Bedrock Converse, one per direction and API.
 
+pub mod chat;
 pub mod conversation;
 pub mod model;
 pub mod models;
@@ -8,7 +9,58 @@ pub mod response;
 pub mod stream;
 
 use crate::bedrock::converse::Usage;
+use crate::error::ApiError;
 use serde_json::{json, Value};
+use std::time::SystemTime;
+
+/// What every API translator gets besides the body.
+pub struct RequestContext<'a> {
+    pub config: &'a crate::config::Config,
+    /// Unique per request (Envoy's x-request-id without dashes); used in response ids.
+    pub request_id: &'a str,
+    pub now: SystemTime,
+}
+
+impl RequestContext<'_> {
+    pub fn unix_seconds(&self) -> u64 {
+        self.now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+}
+
+/// A request ready for Bedrock, and the translator for its answer.
+pub struct Translated {
+    /// The Bedrock model id (aliases resolved).
+    pub model_id: String,
+    /// Path on Bedrock Runtime, model id percent-encoded once.
+    pub path: String,
+    pub body: Vec<u8>,
+    pub reply: Reply,
+}
+
+/// How a successful Bedrock answer becomes the client's answer.
+pub enum Reply {
+    /// Buffer the whole JSON answer, then translate it.
+    Json(Box<dyn JsonReply>),
+    /// Translate the event stream chunk by chunk into SSE.
+    Stream(Box<dyn StreamReply>),
+}
+
+pub trait JsonReply {
+    fn translate(&self, body: &[u8]) -> Result<Vec<u8>, ApiError>;
+}
+
+pub trait StreamReply {
+    /// SSE bytes to send now for these upstream bytes (possibly none).
+    fn push(&mut self, bytes: &[u8]) -> Vec<u8>;
+    /// Upstream ended: the closing events, or an error event when the stream was cut short.
+    fn finish(&mut self) -> Vec<u8>;
+    /// Upstream broke off: an error event unless the stream already ended.
+    fn abort(&mut self, reason: &str) -> Vec<u8>;
+    fn usage(&self) -> Option<&Usage>;
+}
 
 /// OpenAI `finish_reason` for a Bedrock `stopReason`.
 pub fn finish_reason(stop_reason: &str) -> &'static str {

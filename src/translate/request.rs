@@ -292,12 +292,14 @@ pub fn image_block(url: &str, index: usize) -> Result<ContentBlock, ApiError> {
         "image/jpeg" | "image/jpg" => "jpeg",
         "image/gif" => "gif",
         "image/webp" => "webp",
-        other => return Err(ApiError::invalid_param(
-            &param,
-            format!(
+        other => {
+            return Err(ApiError::invalid_param(
+                &param,
+                format!(
                 "messages[{index}]: image type '{other}' is not supported (png, jpeg, gif, webp)."
             ),
-        )),
+            ))
+        }
     };
     // 4 base64 characters carry 3 bytes: refuse oversized images before decoding them.
     if data.len() / 4 * 3 > MAX_IMAGE_BYTES.saturating_add(3) {
