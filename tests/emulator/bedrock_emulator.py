@@ -9,8 +9,15 @@ deterministically per scenario marker, and streams genuine event-stream frames
 cut into random pieces over HTTP/1.1 chunked encoding.
 
 Env: EMULATOR_ACCESS_KEY_ID, EMULATOR_SECRET_ACCESS_KEY, EMULATOR_SESSION_TOKEN,
-EMULATOR_REGION, EMULATOR_API_KEYS, EMULATOR_SEED, EMULATOR_STRICT_ON_DEMAND,
-EMULATOR_QUIET.
+EMULATOR_REGION, EMULATOR_API_KEYS (comma-separated Bearer keys), EMULATOR_SEED
+(piece splitting), EMULATOR_STRICT_ON_DEMAND=1 (base ids of profile-only models
+are refused, as in AWS), EMULATOR_QUIET=1 (no per-request log lines).
+
+Scenarios (marker `[[scenario:NAME[:ARG]]]` in user text, see scenarios.py):
+echo, tool, parallel_tools, text_then_tool, reasoning, long:N, slow:MS,
+slow_first_byte:MS, stream_error, throttle_stream, throttle, error_500,
+unavailable, truncate, corrupt_crc, max_tokens, guardrail, usage_cache.
+
 Test hooks (no auth): GET /_emulator/health, GET /_emulator/requests,
 POST /_emulator/reset.
 """

@@ -1,4 +1,8 @@
-"""Starts emulator subprocesses on free ports for the tests in this folder."""
+"""Starts emulator subprocesses on free ports for the tests in this folder.
+
+Not named conftest.py on purpose: tests/e2e has its own conftest module, and two
+top-level "conftest" modules collide when pytest collects both folders at once.
+"""
 
 import os
 import signal
@@ -10,7 +14,6 @@ import time
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 
 API_KEYS = ("ABSKtestkey-one", "ABSKtestkey-two")
 SESSION_TOKEN = "FwoGZXIvYXdzEXAMPLE-session-token"
@@ -30,7 +33,7 @@ class Emu:
         self.token = env.get("EMULATOR_SESSION_TOKEN")
 
 
-def _start(extra_env):
+def start_emulator(extra_env):
     tmp = tempfile.mkdtemp(prefix="bedrock-emu-")
     port_file = os.path.join(tmp, "port")
     out_path = os.path.join(tmp, "stdout")
@@ -55,7 +58,7 @@ def _start(extra_env):
     raise RuntimeError("emulator did not start: " + open(out_path).read())
 
 
-def _stop(emu):
+def stop_emulator(emu):
     emu.proc.send_signal(signal.SIGTERM)
     rc = emu.proc.wait(timeout=10)
     assert rc == 0, open(emu.stdout_path).read()
@@ -63,14 +66,15 @@ def _stop(emu):
 
 @pytest.fixture(scope="session")
 def emu():
-    e = _start({})
+    e = start_emulator({})
     yield e
-    _stop(e)
+    stop_emulator(e)
 
 
 @pytest.fixture(scope="session")
 def emu_token():
-    e = _start({"EMULATOR_SESSION_TOKEN": SESSION_TOKEN, "EMULATOR_REGION": "eu-west-1",
+    e = start_emulator({"EMULATOR_SESSION_TOKEN": SESSION_TOKEN, "EMULATOR_REGION": "eu-west-1",
+                "EMULATOR_STRICT_ON_DEMAND": "1",
                 "EMULATOR_ACCESS_KEY_ID": "ASIATESTTEMPKEY", "EMULATOR_SECRET_ACCESS_KEY": "temp/secret+key"})
     yield e
-    _stop(e)
+    stop_emulator(e)
