@@ -365,6 +365,8 @@ class Handler(BaseHTTPRequestHandler):
         latency = max(1, int((time.monotonic() - started) * 1000))
         out.write(event_frame("metadata", {"usage": ans.usage, "metrics": {"latencyMs": latency}}, rng))
         out.finish()
+        # Lets tests prove a client saw early chunks before the upstream stream ended.
+        rec["stream_complete"] = True
 
 
 def _header_dict(headers):
