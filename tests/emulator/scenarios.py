@@ -20,7 +20,7 @@ import base64
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aws_errors import AwsError, validation
 
@@ -55,7 +55,6 @@ class Answer:
     truncate: bool = False
     corrupt_crc: bool = False
     one_word_deltas: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 def find_scenario(messages):
