@@ -214,6 +214,8 @@ class Handler(BaseHTTPRequestHandler):
             "scenario": None,
             "request_id": request_id,
             "time": time.time(),
+            # None: not a stream; False: streaming; True: the stream was fully written.
+            "stream_complete": None,
         }
         self.state.add_record(rec)
         try:
@@ -336,6 +338,7 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     def _stream(self, ans, rng, request_id, started, rec):
+        rec["stream_complete"] = False
         self.send_response(200)
         self.send_header("Content-Type", "application/vnd.amazon.eventstream")
         self.send_header("Transfer-Encoding", "chunked")

@@ -239,6 +239,10 @@ def test_recording_and_reset(emu):
     assert ok["body"]["messages"][0]["content"][0]["text"] == "recorded"
     assert ok["headers"]["authorization"].startswith("Bearer ")
     assert not rejected["auth_ok"] and rejected["error"].startswith("MissingAuthenticationTokenException")
+    assert ok["status"] == 200 and rejected["status"] == 403 and ok["stream_complete"] is None
+    stream(emu, user("s"))
+    recs = json.loads(send(emu, "GET", "/_emulator/requests", {"Host": emu.host})[2])
+    assert recs[-1]["stream_complete"] is True and recs[-1]["operation"] == "converse-stream"
     send(emu, "POST", "/_emulator/reset", {"Host": emu.host})
     assert json.loads(send(emu, "GET", "/_emulator/requests", {"Host": emu.host})[2]) == []
 
