@@ -158,7 +158,7 @@ pub fn chat_to_converse(req: ChatRequest, config: &Config) -> Result<ChatTransla
     })
 }
 
-fn prompt_caching_enabled(config: &Config, requested: Option<&Value>) -> bool {
+pub(crate) fn prompt_caching_enabled(config: &Config, requested: Option<&Value>) -> bool {
     match requested {
         Some(Value::Bool(b)) => *b,
         // BAG's shape: {"system": bool, "messages": bool}; any true turns it on.
@@ -497,8 +497,9 @@ fn stop_sequences(stop: Option<&Stop>) -> Result<Vec<String>, ApiError> {
     Ok(all)
 }
 
-/// OpenAI `reasoning_effort` → each family's own reasoning switch.
-fn apply_reasoning_effort(
+/// OpenAI `reasoning_effort` (chat) / `reasoning.effort` (responses) → each family's own
+/// reasoning switch.
+pub(crate) fn apply_reasoning_effort(
     effort: &str,
     model_id: &str,
     inference: &mut InferenceConfig,
