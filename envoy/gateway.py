@@ -130,7 +130,9 @@ def render_vars(env, workdir):
         "LISTEN_PORT": str(env.get("PORT") or 8000),
         "ADMIN_PORT": str(env.get("ADMIN_PORT") or 0),
         "WASM_PATH": str(env.get("WASM_PATH") or WASM),
-        "BEDROCK_CLUSTER": "bedrock_tls" if tls else "bedrock_plain",
+        "BEDROCK_CLUSTER": ("bedrock_tls" if tls else "bedrock_plain")
+        + ("_envoy_signed" if env.get("UPSTREAM_AUTH") == "envoy" else ""),
+        "SIGNING_REGION": region,
         "BEDROCK_ADDRESS": url.hostname,
         "BEDROCK_PORT": str(url.port or (443 if tls else 80)),
         "CA_BUNDLE": env.get("CA_BUNDLE") or ca,

@@ -101,7 +101,12 @@ class Gateway:
         self.proc = subprocess.Popen(
             [sys.executable, str(GATEWAY), "--ready-file", str(ready), "--concurrency", "1"],
             env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        info = json.loads(wait_for(ready, self.proc, timeout=90))
+        try:
+            info = json.loads(wait_for(ready, self.proc, timeout=90))
+        except RuntimeError as exc:
+            stop(self.proc)
+            self.log.close()
+            raise RuntimeError(f"{exc}\n{self.log_path.read_text()}") from None
         self.port = info["port"]
         self.admin = info["admin"]
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
