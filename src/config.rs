@@ -73,6 +73,8 @@ pub struct Config {
     pub models: Vec<String>,
     /// Insert cachePoint blocks for models that support prompt caching.
     pub prompt_caching: bool,
+    /// Send Anthropic's interleaved-thinking beta when Claude 4+ thinks.
+    pub interleaved_thinking: bool,
 }
 
 /// The JSON as written in Envoy's plugin configuration. Every field is optional.
@@ -94,6 +96,7 @@ struct RawConfig {
     model_aliases: Option<BTreeMap<String, String>>,
     models: Option<Vec<String>>,
     prompt_caching: Option<bool>,
+    interleaved_thinking: Option<bool>,
 }
 
 /// A key is either a plain string or `{"name": ..., "key": ...}`.
@@ -248,6 +251,10 @@ impl Config {
             prompt_caching: raw
                 .prompt_caching
                 .or_else(|| get("ENABLE_PROMPT_CACHING").map(|v| v == "true" || v == "1"))
+                .unwrap_or(false),
+            interleaved_thinking: raw
+                .interleaved_thinking
+                .or_else(|| get("ENABLE_INTERLEAVED_THINKING").map(|v| v == "true" || v == "1"))
                 .unwrap_or(false),
         })
     }

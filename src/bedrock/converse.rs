@@ -41,6 +41,9 @@ pub struct ConverseRequest {
     pub tool_config: Option<ToolConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additional_model_request_fields: Option<Value>,
+    /// Native structured output (`textFormat` with a JSON schema).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_config: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

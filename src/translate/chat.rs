@@ -13,14 +13,13 @@ pub fn translate(body: &[u8], ctx: &RequestContext<'_>) -> Result<Translated, Ap
         id: format!("chatcmpl-{}", ctx.request_id),
         model: translation.requested_model.clone(),
         created: ctx.unix_seconds(),
+        response_tool: translation.response_tool.clone(),
     };
     let reply = if translation.stream {
-        Reply::Stream(Box::new(ChatStream::new(
-            meta.id,
-            meta.model,
-            meta.created,
-            translation.include_usage,
-        )))
+        Reply::Stream(Box::new(
+            ChatStream::new(meta.id, meta.model, meta.created, translation.include_usage)
+                .with_response_tool(meta.response_tool),
+        ))
     } else {
         Reply::Json(Box::new(meta))
     };

@@ -7,6 +7,7 @@ pub mod models;
 pub mod request;
 pub mod response;
 pub mod stream;
+pub mod structured_output;
 
 use crate::bedrock::converse::Usage;
 use crate::error::ApiError;

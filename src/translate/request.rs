@@ -2,7 +2,7 @@
 
 use crate::bedrock::converse::{
     CachePoint, ContentBlock, ConverseRequest, ImageBlock, ImageSource, InferenceConfig,
-    InputSchema, ReasoningBlock, ReasoningText, Role, SystemBlock, Tool, ToolConfig,
+    InputSchema, Message, ReasoningBlock, ReasoningText, Role, SystemBlock, Tool, ToolConfig,
     ToolResultBlock, ToolResultContent, ToolSpec, ToolUseBlock,
 };
 use crate::config::Config;
@@ -12,6 +12,7 @@ use crate::openai::chat::{
 };
 use crate::translate::conversation::Conversation;
 use crate::translate::model::{self, Family};
+use crate::translate::structured_output::{self, Plan};
 use base64::Engine;
 use serde_json::{json, Map, Value};
 
@@ -25,7 +26,16 @@ const DEFAULT_REASONING_MAX_TOKENS: u64 = 8192;
 const MIN_THINKING_BUDGET: u64 = 1024;
 
 /// Fields an OpenAI SDK merges into the top level from `extra_body` that we forward to the model.
-const PASSTHROUGH_FIELDS: &[&str] = &["thinking", "anthropic_beta", "top_k", "reasoning_config"];
+const PASSTHROUGH_FIELDS: &[&str] = &[
+    "thinking",
+    "anthropic_beta",
+    "top_k",
+    "reasoning_config",
+    "prompt_caching",
+    "interleaved_thinking",
+];
+/// Anthropic's beta flag for thinking between tool calls (Claude 4 and later).
+pub const INTERLEAVED_THINKING_BETA: &str = "interleaved-thinking-2025-05-14";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatTranslation {
@@ -35,6 +45,8 @@ pub struct ChatTranslation {
     pub requested_model: String,
     pub stream: bool,
     pub include_usage: bool,
+    /// The tool carrying a `response_format` answer: its input is returned as the content.
+    pub response_tool: Option<String>,
     pub converse: ConverseRequest,
 }
 
@@ -60,12 +72,7 @@ pub fn chat_to_converse(req: ChatRequest, config: &Config) -> Result<ChatTransla
     let requested_model = req.model.clone();
     let model_id = config.resolve_model(&req.model).to_string();
     model::validate_model_id(&model_id)?;
-    if req.n.is_some_and(|n| n > 1) {
-        return Err(ApiError::invalid_param(
-            "n",
-            "Only n=1 is supported by Bedrock.",
-        ));
-    }
+    reject_unsupported(&req)?;
 
     let mut extra = req.extra_body.clone().unwrap_or_default();
     for field in PASSTHROUGH_FIELDS {
@@ -73,23 +80,64 @@ pub fn chat_to_converse(req: ChatRequest, config: &Config) -> Result<ChatTransla
             extra.entry(field.to_string()).or_insert_with(|| v.clone());
         }
     }
-    let caching_requested = extra.remove("prompt_caching");
-    let prompt_caching = prompt_caching_enabled(config, caching_requested.as_ref())
-        && (model::supports_prompt_caching(&model_id) || model::is_arn(&model_id));
+    // The gateway's own switches travel in extra_body too; they are not model fields.
+    let caching = prompt_caching_targets(config, extra.remove("prompt_caching").as_ref());
+    let caching_supported = model::supports_prompt_caching(&model_id) || model::is_arn(&model_id);
+    let interleaved = match extra.remove("interleaved_thinking") {
+        Some(Value::Bool(b)) => b,
+        _ => config.interleaved_thinking,
+    };
 
     let mut conversation = Conversation::default();
     for (i, message) in req.messages.iter().enumerate() {
         add_message(&mut conversation, message, i)?;
     }
 
-    let tools_offered = tools_offered(&req)?;
-    let tool_config = match &tools_offered {
-        Some(tools) => Some(ToolConfig {
-            tools: tools.clone(),
-            tool_choice: tool_choice(&req)?,
-        }),
+    let mut tools = tools_offered(&req)?;
+    let mut choice = match &tools {
+        Some(_) => tool_choice(&req, &model_id)?,
         None => None,
     };
+    let format = structured_output::parse(req.response_format.as_ref())?;
+    let taken: Vec<&str> = req
+        .tools
+        .iter()
+        .flatten()
+        .map(|t| t.function.name.as_str())
+        .collect();
+    let mut response_tool = None;
+    let mut output_config = None;
+    match structured_output::plan(&format, &model_id, &taken)? {
+        Plan::Nothing => {}
+        Plan::Native(cfg) => output_config = Some(cfg),
+        Plan::Instruction(text) => conversation.push_system(&text),
+        Plan::Tool(spec) => {
+            let name = spec.name.clone();
+            // With client tools the model must call one of them or answer through ours.
+            choice = match (&tools, choice) {
+                (Some(_), Some(c)) => Some(c),
+                (Some(_), None) => Some(json!({"any": {}})),
+                (None, _) => Some(json!({"tool": {"name": name}})),
+            };
+            tools
+                .get_or_insert_with(Vec::new)
+                .push(Tool::ToolSpec(spec));
+            response_tool = Some(name);
+        }
+    }
+    if tools.is_some()
+        && req.parallel_tool_calls == Some(false)
+        && model::supports_parallel_tool_control(&model_id)
+    {
+        extra
+            .entry("tool_choice")
+            .or_insert_with(|| anthropic_tool_choice(choice.as_ref()));
+    }
+    let tool_config = tools.map(|tools| ToolConfig {
+        tools,
+        tool_choice: choice,
+    });
+
     let mut system = std::mem::take(&mut conversation.system);
     let mut messages = conversation.into_messages(tool_config.is_some());
     if messages.is_empty() {
@@ -98,15 +146,8 @@ pub fn chat_to_converse(req: ChatRequest, config: &Config) -> Result<ChatTransla
             "'messages' must contain at least one user or assistant message with content.",
         ));
     }
-    if prompt_caching {
-        if !system.is_empty() {
-            system.push(SystemBlock::CachePoint(CachePoint::default_point()));
-        }
-        if let Some(last_user) = messages.iter_mut().rev().find(|m| m.role == Role::User) {
-            last_user
-                .content
-                .push(ContentBlock::CachePoint(CachePoint::default_point()));
-        }
+    if caching_supported {
+        insert_cache_points(caching, &mut system, &mut messages);
     }
 
     let mut inference = InferenceConfig {
@@ -127,16 +168,14 @@ pub fn chat_to_converse(req: ChatRequest, config: &Config) -> Result<ChatTransla
     if let Some(effort) = req.reasoning_effort.as_deref() {
         apply_reasoning_effort(effort, &model_id, &mut inference, &mut extra)?;
     }
-    if extra
-        .get("thinking")
-        .and_then(|t| t.get("type"))
-        .and_then(Value::as_str)
-        == Some("enabled")
-    {
-        // Bedrock refuses sampling parameters while Claude is thinking.
-        inference.temperature = None;
-        inference.top_p = None;
-    }
+    settle_thinking(
+        &model_id,
+        tool_config.as_ref(),
+        &messages,
+        interleaved,
+        &mut inference,
+        &mut extra,
+    );
 
     let inference_config = (inference != InferenceConfig::default()).then_some(inference);
     Ok(ChatTranslation {
@@ -148,23 +187,174 @@ pub fn chat_to_converse(req: ChatRequest, config: &Config) -> Result<ChatTransla
             .as_ref()
             .and_then(|o| o.include_usage)
             .unwrap_or(false),
+        response_tool,
         converse: ConverseRequest {
             messages,
             system,
             inference_config,
             tool_config,
             additional_model_request_fields: (!extra.is_empty()).then_some(Value::Object(extra)),
+            output_config,
         },
     })
 }
 
-pub(crate) fn prompt_caching_enabled(config: &Config, requested: Option<&Value>) -> bool {
-    match requested {
-        Some(Value::Bool(b)) => *b,
-        // BAG's shape: {"system": bool, "messages": bool}; any true turns it on.
-        Some(Value::Object(o)) => o.values().any(|v| v.as_bool() == Some(true)),
-        _ => config.prompt_caching,
+/// OpenAI parameters Bedrock cannot honour and whose absence a client would not notice:
+/// refused (like OpenAI refuses unsupported parameters) instead of silently ignored.
+fn reject_unsupported(req: &ChatRequest) -> Result<(), ApiError> {
+    if req.n.is_some_and(|n| n > 1) {
+        return Err(
+            ApiError::invalid_param("n", "Only n=1 is supported by Bedrock.")
+                .with_code("unsupported_parameter"),
+        );
     }
+    let logprobs = req.other.get("logprobs").and_then(Value::as_bool) == Some(true);
+    let top = req
+        .other
+        .get("top_logprobs")
+        .and_then(Value::as_u64)
+        .is_some_and(|n| n > 0);
+    if logprobs || top {
+        return Err(ApiError::invalid_param(
+            if logprobs { "logprobs" } else { "top_logprobs" },
+            "logprobs are not available from Bedrock models.",
+        )
+        .with_code("unsupported_parameter"));
+    }
+    Ok(())
+}
+
+/// Anthropic's `tool_choice` (sent in additionalModelRequestFields, which Bedrock merges into
+/// the Claude request) mirroring the Converse choice, with parallel tool use switched off.
+fn anthropic_tool_choice(converse_choice: Option<&Value>) -> Value {
+    let converse_choice = converse_choice.unwrap_or(&Value::Null);
+    if let Some(name) = converse_choice
+        .get("tool")
+        .and_then(|t| t.get("name"))
+        .and_then(Value::as_str)
+    {
+        return json!({"type": "tool", "name": name, "disable_parallel_tool_use": true});
+    }
+    let kind = if converse_choice.get("any").is_some() {
+        "any"
+    } else {
+        "auto"
+    };
+    json!({"type": kind, "disable_parallel_tool_use": true})
+}
+
+/// Where prompt cache points go.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct CacheTargets {
+    pub system: bool,
+    pub messages: bool,
+}
+
+/// Config default, overridden per request by `prompt_caching`: a bool, or BAG's
+/// `{"system": bool, "messages": bool}` (a missing key keeps the default).
+pub(crate) fn prompt_caching_targets(config: &Config, requested: Option<&Value>) -> CacheTargets {
+    let default = config.prompt_caching;
+    match requested {
+        Some(Value::Bool(b)) => CacheTargets {
+            system: *b,
+            messages: *b,
+        },
+        Some(Value::Object(o)) => CacheTargets {
+            system: o.get("system").and_then(Value::as_bool).unwrap_or(default),
+            messages: o
+                .get("messages")
+                .and_then(Value::as_bool)
+                .unwrap_or(default),
+        },
+        _ => CacheTargets {
+            system: default,
+            messages: default,
+        },
+    }
+}
+
+/// A cache point after the system prompt and after the last user turn.
+pub(crate) fn insert_cache_points(
+    targets: CacheTargets,
+    system: &mut Vec<SystemBlock>,
+    messages: &mut [Message],
+) {
+    if targets.system && !system.is_empty() {
+        system.push(SystemBlock::CachePoint(CachePoint::default_point()));
+    }
+    if targets.messages {
+        if let Some(last_user) = messages.iter_mut().rev().find(|m| m.role == Role::User) {
+            last_user
+                .content
+                .push(ContentBlock::CachePoint(CachePoint::default_point()));
+        }
+    }
+}
+
+/// Makes a thinking request one Bedrock accepts, after every other field is known:
+/// - thinking is dropped when the tool choice forces a tool (Claude refuses both), and when the
+///   last assistant turn called tools without its signed reasoning (clients that do not send
+///   `thinking_blocks` back would otherwise get a 400 on every tool round trip);
+/// - sampling parameters are dropped while Claude thinks;
+/// - the interleaved-thinking beta is added when asked for and the model takes it.
+pub(crate) fn settle_thinking(
+    model_id: &str,
+    tool_config: Option<&ToolConfig>,
+    messages: &[Message],
+    interleaved: bool,
+    inference: &mut InferenceConfig,
+    extra: &mut Map<String, Value>,
+) {
+    let thinking_on = |extra: &Map<String, Value>| {
+        matches!(
+            extra
+                .get("thinking")
+                .and_then(|t| t.get("type"))
+                .and_then(Value::as_str),
+            Some("enabled" | "adaptive")
+        )
+    };
+    if !thinking_on(extra) {
+        return;
+    }
+    let forced = tool_config
+        .and_then(|t| t.tool_choice.as_ref())
+        .is_some_and(|c| c.get("any").is_some() || c.get("tool").is_some());
+    let unsigned_tool_turn = messages
+        .iter()
+        .rev()
+        .find(|m| m.role == Role::Assistant)
+        .is_some_and(|m| {
+            m.content
+                .iter()
+                .any(|b| matches!(b, ContentBlock::ToolUse(_)))
+                && !matches!(m.content.first(), Some(ContentBlock::ReasoningContent(_)))
+        });
+    if forced || unsigned_tool_turn {
+        extra.remove("thinking");
+        return;
+    }
+    inference.temperature = None;
+    inference.top_p = None;
+    if interleaved && model::claude_supports_interleaved_thinking(model_id) {
+        let betas = match extra.remove("anthropic_beta") {
+            Some(Value::Array(a)) => a,
+            Some(Value::String(s)) => vec![Value::String(s)],
+            _ => Vec::new(),
+        };
+        let mut betas = betas;
+        if !betas.iter().any(|b| b == INTERLEAVED_THINKING_BETA) {
+            betas.push(json!(INTERLEAVED_THINKING_BETA));
+        }
+        extra.insert("anthropic_beta".into(), Value::Array(betas));
+    }
+}
+
+/// Whether any cache point is wanted (the Responses API's view of the same switch).
+#[allow(dead_code)]
+pub(crate) fn prompt_caching_enabled(config: &Config, requested: Option<&Value>) -> bool {
+    let targets = prompt_caching_targets(config, requested);
+    targets.system || targets.messages
 }
 
 fn add_message(
@@ -441,9 +631,15 @@ pub fn tool_spec(tool: &ToolDefinition, index: usize) -> Result<ToolSpec, ApiErr
     })
 }
 
-fn tool_choice(req: &ChatRequest) -> Result<Option<Value>, ApiError> {
+/// The Converse `toolChoice`. `auto` is Bedrock's default and is never sent (some models
+/// reject the field). Models without forced tool use get no choice instead of a 400.
+fn tool_choice(req: &ChatRequest, model_id: &str) -> Result<Option<Value>, ApiError> {
+    let choice = requested_tool_choice(req)?;
+    Ok(choice.filter(|_| model::supports_forced_tool_choice(model_id)))
+}
+
+fn requested_tool_choice(req: &ChatRequest) -> Result<Option<Value>, ApiError> {
     match &req.tool_choice {
-        // `auto` is Bedrock's default, and models without toolChoice support reject the field.
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => match s.as_str() {
             "auto" | "none" => Ok(None),
@@ -539,13 +735,27 @@ pub(crate) fn apply_reasoning_effort(
                 .or_insert_with(|| json!({"type": "enabled", "budget_tokens": budget}));
         }
         Family::GptOss => {
-            let level = if effort == "minimal" { "low" } else { effort };
+            let level = match effort {
+                "minimal" => "low",
+                "xhigh" => "high",
+                other => other,
+            };
             extra
                 .entry("reasoning_effort")
                 .or_insert_with(|| json!(level));
         }
-        Family::Nova => {
-            let level = if effort == "minimal" { "low" } else { effort };
+        Family::Nova if model::nova_supports_reasoning(model_id) => {
+            let level = match effort {
+                "minimal" => "low",
+                "xhigh" => "high",
+                other => other,
+            };
+            if level == "high" {
+                // Nova 2 refuses sampling and token limits at high effort.
+                inference.max_tokens = None;
+                inference.temperature = None;
+                inference.top_p = None;
+            }
             extra
                 .entry("reasoningConfig")
                 .or_insert_with(|| json!({"type": "enabled", "maxReasoningEffort": level}));
@@ -573,3 +783,7 @@ impl ChatTranslation {
             .map_err(|e| ApiError::internal(format!("could not encode the Bedrock request: {e}")))
     }
 }
+
+#[cfg(test)]
+#[path = "request_cases.rs"]
+mod cases;

@@ -11,6 +11,8 @@ pub struct CompletionMeta {
     pub id: String,
     pub model: String,
     pub created: u64,
+    /// The tool that carries a `response_format` answer (see `structured_output`).
+    pub response_tool: Option<String>,
 }
 
 pub fn converse_to_chat(body: &[u8], meta: &CompletionMeta) -> Result<Value, ApiError> {
@@ -25,6 +27,12 @@ pub fn converse_to_chat(body: &[u8], meta: &CompletionMeta) -> Result<Value, Api
         if let Some(t) = block.get("text").and_then(Value::as_str) {
             text.push_str(t);
         } else if let Some(tool) = block.get("toolUse") {
+            if is_response_tool(tool, meta) {
+                // The forced answer tool: its input is the JSON the client asked for.
+                let input = tool.get("input").cloned().unwrap_or_else(|| json!({}));
+                text.push_str(&input.to_string());
+                continue;
+            }
             let arguments = tool.get("input").cloned().unwrap_or_else(|| json!({}));
             tool_calls.push(json!({
                 "index": tool_calls.len(),
@@ -49,6 +57,11 @@ pub fn converse_to_chat(body: &[u8], meta: &CompletionMeta) -> Result<Value, Api
             }
         }
     }
+    let finish = match finish_reason(&response.stop_reason) {
+        // Only the answer tool was called: to the client that is a normal stop.
+        "tool_calls" if tool_calls.is_empty() => "stop",
+        other => other,
+    };
     let mut message = json!({
         "role": "assistant",
         "content": if text.is_empty() && !tool_calls.is_empty() { Value::Null } else { json!(text) },
@@ -74,10 +87,16 @@ pub fn converse_to_chat(body: &[u8], meta: &CompletionMeta) -> Result<Value, Api
             "index": 0,
             "message": message,
             "logprobs": null,
-            "finish_reason": finish_reason(&response.stop_reason),
+            "finish_reason": finish,
         }],
         "usage": chat_usage(&response.usage),
     }))
+}
+
+fn is_response_tool(tool: &Value, meta: &CompletionMeta) -> bool {
+    meta.response_tool
+        .as_deref()
+        .is_some_and(|name| tool.get("name").and_then(Value::as_str) == Some(name))
 }
 
 /// A Bedrock error response (any non-2xx) as an OpenAI error.
@@ -113,6 +132,7 @@ mod tests {
             id: "chatcmpl-1".into(),
             model: "m".into(),
             created: 7,
+            response_tool: None,
         }
     }
 
@@ -159,6 +179,82 @@ mod tests {
         assert_eq!(message["reasoning_content"], "hmm");
         assert_eq!(message["thinking_blocks"][0]["signature"], "sig");
         assert!(message.get("tool_calls").is_none());
+    }
+
+    /// Converse output content, stop reason and usage → the OpenAI message, finish and usage.
+    #[test]
+    fn converse_output_table() {
+        let usage = json!({"inputTokens": 10, "outputTokens": 5, "totalTokens": 15});
+        let cases: Vec<(&str, Option<&str>, Value, &str, Value)> = vec![
+            (
+                "text blocks are joined; unknown blocks are skipped",
+                None,
+                json!([{"text": "a"}, {"citationsContent": {}}, {"text": "b"}]),
+                "end_turn",
+                json!({"role": "assistant", "content": "ab"}),
+            ),
+            (
+                "tool calls only: content is null, arguments a JSON string",
+                None,
+                json!([{"toolUse": {"toolUseId": "t1", "name": "f", "input": {"a": 1}}}]),
+                "tool_use",
+                json!({"role": "assistant", "content": null, "tool_calls": [{"index": 0, "id": "t1",
+                    "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}}]}),
+            ),
+            (
+                "reasoning and redacted reasoning → reasoning_content and thinking_blocks",
+                None,
+                json!([{"reasoningContent": {"reasoningText": {"text": "hmm", "signature": "s"}}},
+                       {"reasoningContent": {"redactedContent": "cmVk"}}, {"text": "ok"}]),
+                "max_tokens",
+                json!({"role": "assistant", "content": "ok", "reasoning_content": "hmm",
+                    "thinking_blocks": [{"type": "thinking", "thinking": "hmm", "signature": "s"},
+                        {"type": "redacted_thinking", "data": "cmVk"}]}),
+            ),
+            (
+                "the response_format answer tool is the content, and the finish is stop",
+                Some("json_response"),
+                json!([{"toolUse": {"toolUseId": "t1", "name": "json_response", "input": {"age": 42}}}]),
+                "tool_use",
+                json!({"role": "assistant", "content": "{\"age\":42}"}),
+            ),
+            (
+                "a real tool call next to the answer tool stays a tool call",
+                Some("json_response"),
+                json!([{"toolUse": {"toolUseId": "t1", "name": "f", "input": {}}}]),
+                "tool_use",
+                json!({"role": "assistant", "content": null, "tool_calls": [{"index": 0, "id": "t1",
+                    "type": "function", "function": {"name": "f", "arguments": "{}"}}]}),
+            ),
+        ];
+        for (rule, response_tool, content, stop, want) in cases {
+            let body = json!({"output": {"message": {"role": "assistant", "content": content}},
+                              "stopReason": stop, "usage": usage});
+            let m = CompletionMeta {
+                response_tool: response_tool.map(str::to_string),
+                ..meta()
+            };
+            let out = converse_to_chat(body.to_string().as_bytes(), &m).unwrap();
+            assert_eq!(out["choices"][0]["message"], want, "{rule}");
+            let finish = out["choices"][0]["finish_reason"].as_str().unwrap();
+            let want_finish = match (stop, want.get("tool_calls").is_some()) {
+                ("tool_use", true) => "tool_calls",
+                ("max_tokens", _) => "length",
+                _ => "stop",
+            };
+            assert_eq!(finish, want_finish, "{rule}");
+        }
+    }
+
+    #[test]
+    fn cache_reads_and_writes_reach_usage() {
+        let body = json!({"output": {"message": {"role": "assistant", "content": [{"text": "a"}]}},
+            "stopReason": "end_turn", "usage": {"inputTokens": 10, "outputTokens": 5, "totalTokens": 1515,
+            "cacheReadInputTokens": 1000, "cacheWriteInputTokens": 500}});
+        let out = converse_to_chat(body.to_string().as_bytes(), &meta()).unwrap();
+        assert_eq!(out["usage"]["prompt_tokens"], 1510);
+        assert_eq!(out["usage"]["prompt_tokens_details"]["cached_tokens"], 1000);
+        assert_eq!(out["usage"]["cache_creation_input_tokens"], 500);
     }
 
     #[test]

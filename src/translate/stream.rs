@@ -24,7 +24,7 @@ use crate::eventstream::FrameDecoder;
 use crate::sse;
 use crate::translate::{chat_usage, finish_reason};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the chunks are stamped with.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +55,10 @@ pub struct ChatStream {
     role_sent: bool,
     /// Bedrock `contentBlockIndex` → dense OpenAI `tool_calls[].index`.
     tool_index: BTreeMap<u32, u32>,
+    /// The `response_format` answer tool, whose input is streamed as content.
+    response_tool: Option<String>,
+    /// Blocks of that tool.
+    answer_blocks: BTreeSet<u32>,
     finish_reason: Option<&'static str>,
     usage: Option<Usage>,
     usage_sent: bool,
@@ -77,11 +81,19 @@ impl ChatStream {
             phase: Phase::Open,
             role_sent: false,
             tool_index: BTreeMap::new(),
+            response_tool: None,
+            answer_blocks: BTreeSet::new(),
             finish_reason: None,
             usage: None,
             usage_sent: false,
             error: None,
         }
+    }
+
+    /// Streams the input of this tool as message content (a `response_format` answer).
+    pub fn with_response_tool(mut self, name: Option<String>) -> Self {
+        self.response_tool = name;
+        self
     }
 
     /// Feeds upstream body bytes (split anywhere); returns the SSE bytes to send now.
@@ -189,7 +201,11 @@ impl ChatStream {
                     return; // exactly one finish_reason per stream
                 }
                 self.ensure_role(out);
-                let reason = finish_reason(&stop.stop_reason);
+                let reason = match finish_reason(&stop.stop_reason) {
+                    // Only the answer tool was called: a normal stop for the client.
+                    "tool_calls" if self.tool_index.is_empty() => "stop",
+                    other => other,
+                };
                 self.finish_reason = Some(reason);
                 self.write_chunk(out, &ChunkDelta::default(), Some(reason));
                 self.phase = Phase::Stopped;
@@ -213,6 +229,10 @@ impl ChatStream {
             return;
         }
         self.ensure_role(out);
+        if self.response_tool.as_deref() == Some(tool.name.as_str()) {
+            self.answer_blocks.insert(start.content_block_index);
+            return;
+        }
         let index = self.tool_index_for(start.content_block_index);
         let call = ToolCallDelta {
             index,
@@ -242,6 +262,14 @@ impl ChatStream {
                 content: Some(text),
                 ..Default::default()
             },
+            Delta::ToolUse { input }
+                if !input.is_empty() && self.answer_blocks.contains(&delta.content_block_index) =>
+            {
+                ChunkDelta {
+                    content: Some(input),
+                    ..Default::default()
+                }
+            }
             Delta::ToolUse { input } if !input.is_empty() => {
                 // A delta without a start event (not seen from Bedrock) still gets a dense index.
                 let index = self.tool_index_for(delta.content_block_index);
@@ -1088,5 +1116,31 @@ mod tests {
         total += end.len();
         assert!(end.ends_with(b"data: [DONE]\n\n"));
         assert!(total < 5002 * chunk_len + 1000);
+    }
+
+    #[test]
+    fn response_format_answer_tool_streams_as_content_with_stop() {
+        let stream = cat(&[
+            start(),
+            tool_start(0, "tooluse_a", "json_response"),
+            tool_input(0, "{\"age\":"),
+            tool_input(0, "42}"),
+            block_stop(0),
+            stop("tool_use"),
+            metadata(false),
+        ]);
+        let mut s = new_stream(false).with_response_tool(Some("json_response".into()));
+        let mut out = s.push(&stream);
+        out.extend(s.finish());
+        let chunks = check_invariants(&parse_sse(&out));
+        let content: String = chunks
+            .iter()
+            .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+            .collect();
+        assert_eq!(content, "{\"age\":42}");
+        assert!(chunks
+            .iter()
+            .all(|c| c["choices"][0]["delta"].get("tool_calls").is_none()));
+        assert_eq!(s.finish_reason(), Some("stop"));
     }
 }
