@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 WASM := target/wasm32-wasip1/release/bedrock_access_filter.wasm
 WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
 
-.PHONY: run test build deps rust-deps py-deps node-deps lint unit wasm-test emulator-test e2e clean
+.PHONY: run test build deps rust-deps py-deps node-deps lint unit wasm-test emulator-test e2e deploy-test oci clean
 
 run: build py-deps
 	$(PY) envoy/gateway.py
@@ -15,7 +15,7 @@ build: rust-deps
 	cargo build --release --target wasm32-wasip1
 	@ls -l $(WASM) | awk '{print "built " $$9 " (" $$5 " bytes)"}'
 
-test: deps lint unit wasm-test build emulator-test e2e
+test: deps lint unit wasm-test build emulator-test e2e deploy-test
 
 deps: rust-deps py-deps node-deps
 
@@ -58,6 +58,17 @@ emulator-test: py-deps
 
 e2e: build py-deps node-deps
 	$(PY) -m pytest -q tests/e2e
+
+# Deployment recipes (docker compose, Kubernetes, Istio, Envoy Gateway, OCI image) checked
+# against the tested Envoy config, the real Envoy and the resource schemas.
+deploy-test: build py-deps
+	$(PY) -m pytest -q tests/deploy
+
+# The filter as an OCI image (Wasm image spec, compat variant) for Istio and Envoy Gateway:
+# a reproducible OCI layout in target/oci/ plus the same as one tar. OCI_TAG picks the tag.
+OCI_TAG ?= latest
+oci: build
+	python3 deploy/oci.py --wasm $(WASM) --tag $(OCI_TAG) --out target/oci
 
 clean:
 	cargo clean

@@ -1,0 +1,12 @@
+#!/bin/sh
+# Container entrypoint (docker compose, Kubernetes): renders the gateway's one Envoy config,
+# envoy.yaml, with render.sh from the environment, then runs Envoy on it. The files are read
+# from CONFIG_DIR (default: this script's directory). plugin-config.json becomes the filter's
+# configuration: on one line, as a YAML single-quoted string (a quote is written twice).
+set -eu
+dir=${CONFIG_DIR:-$(dirname "$0")}
+out=${RENDERED_CONFIG:-/tmp/envoy.yaml}
+PLUGIN_CONFIG=$(tr -d '\n' < "$dir/plugin-config.json" | sed "s/'/''/g")
+export PLUGIN_CONFIG
+sh "$dir/render.sh" "$dir/envoy.yaml" > "$out"
+exec "${ENVOY_BIN:-envoy}" -c "$out" "$@"
