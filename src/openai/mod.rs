@@ -1,3 +1,4 @@
 //! OpenAI wire types (the parts clients send and expect).
 
 pub mod chat;
+pub mod responses;

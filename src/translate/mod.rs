@@ -6,6 +6,7 @@ pub mod model;
 pub mod models;
 pub mod request;
 pub mod response;
+pub mod responses;
 pub mod stream;
 pub mod structured_output;
 

@@ -226,7 +226,7 @@ fn reject_unsupported(req: &ChatRequest) -> Result<(), ApiError> {
 
 /// Anthropic's `tool_choice` (sent in additionalModelRequestFields, which Bedrock merges into
 /// the Claude request) mirroring the Converse choice, with parallel tool use switched off.
-fn anthropic_tool_choice(converse_choice: Option<&Value>) -> Value {
+pub(crate) fn anthropic_tool_choice(converse_choice: Option<&Value>) -> Value {
     let converse_choice = converse_choice.unwrap_or(&Value::Null);
     if let Some(name) = converse_choice
         .get("tool")
@@ -348,13 +348,6 @@ pub(crate) fn settle_thinking(
         }
         extra.insert("anthropic_beta".into(), Value::Array(betas));
     }
-}
-
-/// Whether any cache point is wanted (the Responses API's view of the same switch).
-#[allow(dead_code)]
-pub(crate) fn prompt_caching_enabled(config: &Config, requested: Option<&Value>) -> bool {
-    let targets = prompt_caching_targets(config, requested);
-    targets.system || targets.messages
 }
 
 fn add_message(

@@ -1,0 +1,874 @@
+//! Responses API request → Bedrock Converse request. Input items go through the same
+//! [`Conversation`] as chat messages, so both APIs normalise turns one way.
+
+use crate::bedrock::converse::{
+    ContentBlock, ConverseRequest, InferenceConfig, Role, ToolConfig, ToolResultBlock,
+    ToolResultContent, ToolUseBlock,
+};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::openai::responses::{
+    CallOutput, ContentPart, Input, InputItem, InputMessage, MessageContent, ResponsesRequest,
+};
+use crate::translate::conversation::Conversation;
+use crate::translate::model;
+use crate::translate::request::{
+    anthropic_tool_choice, apply_reasoning_effort, arguments_object, image_block,
+    insert_cache_points, prompt_caching_targets, settle_thinking,
+};
+use crate::translate::responses::output::unseal;
+use crate::translate::responses::tools::{
+    bedrock_name, tool_choice, Offered, ToolNames, CUSTOM_INPUT, TOOL_SEARCH,
+};
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponsesTranslation {
+    pub model_id: String,
+    pub requested_model: String,
+    pub stream: bool,
+    pub converse: ConverseRequest,
+    pub tools: ToolNames,
+}
+
+pub fn parse_request(body: &[u8]) -> Result<ResponsesRequest, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request("Request body must be a JSON object."));
+    }
+    if value.get("model").is_none_or(Value::is_null) {
+        return Err(ApiError::invalid_param(
+            "model",
+            "Missing required parameter: 'model'.",
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))
+}
+
+fn stateless(param: &str) -> ApiError {
+    ApiError::invalid_param(
+        param,
+        format!(
+            "'{param}' is not supported: this gateway is stateless and stores no responses or \
+             conversations. Send the whole conversation in 'input' (with store: false)."
+        ),
+    )
+    .with_code("unsupported_parameter")
+}
+
+pub fn to_converse(
+    req: ResponsesRequest,
+    config: &Config,
+) -> Result<ResponsesTranslation, ApiError> {
+    if req
+        .previous_response_id
+        .as_deref()
+        .is_some_and(|id| !id.is_empty())
+    {
+        return Err(stateless("previous_response_id"));
+    }
+    if req.conversation.as_ref().is_some_and(|c| !c.is_null()) {
+        return Err(stateless("conversation"));
+    }
+    let requested_model = req.model.clone();
+    let model_id = config.resolve_model(&req.model).to_string();
+    model::validate_model_id(&model_id)?;
+
+    let mut conversation = Conversation::default();
+    if let Some(instructions) = &req.instructions {
+        conversation.push_system(instructions);
+    }
+    let items = match &req.input {
+        None => Vec::new(),
+        Some(Input::Text(text)) => vec![json!({"role": "user", "content": text})],
+        Some(Input::Items(items)) => items.clone(),
+    };
+    let mut searched_tools = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        add_item(&mut conversation, item, i, &mut searched_tools)?;
+    }
+
+    let mut extra = Map::new();
+    let mut offered = Offered::default();
+    let tools_allowed = req.tool_choice.as_ref().and_then(Value::as_str) != Some("none");
+    if tools_allowed {
+        offered.add_all(req.tools.as_deref().unwrap_or_default(), "tools")?;
+        offered.add_all(&searched_tools, "input.tool_search_output.tools")?;
+    }
+    let tool_config = if offered.specs.is_empty() {
+        // No tools: tool_choice would make Bedrock 400, and tool history is rendered as text.
+        None
+    } else {
+        let mut choice = tool_choice(req.tool_choice.as_ref(), &offered.names)?;
+        if !model::supports_forced_tool_choice(&model_id) {
+            choice = None;
+        }
+        if req.parallel_tool_calls == Some(false)
+            && model::supports_parallel_tool_control(&model_id)
+        {
+            extra.insert("tool_choice".into(), anthropic_tool_choice(choice.as_ref()));
+        }
+        Some(ToolConfig {
+            tools: std::mem::take(&mut offered.specs),
+            tool_choice: choice,
+        })
+    };
+
+    let mut system = std::mem::take(&mut conversation.system);
+    let mut messages = conversation.into_messages(tool_config.is_some());
+    if messages.is_empty() {
+        return Err(ApiError::invalid_param(
+            "input",
+            "'input' must contain at least one user or assistant message with content.",
+        ));
+    }
+    if model::supports_prompt_caching(&model_id) || model::is_arn(&model_id) {
+        let targets = prompt_caching_targets(config, req.other.get("prompt_caching"));
+        insert_cache_points(targets, &mut system, &mut messages);
+    }
+
+    let mut inference = InferenceConfig {
+        max_tokens: req.max_output_tokens,
+        temperature: req.temperature.map(|t| t.clamp(0.0, 1.0)),
+        top_p: req.top_p.map(|p| p.clamp(0.0, 1.0)),
+        stop_sequences: Vec::new(),
+    };
+    if inference.max_tokens == Some(0) {
+        return Err(ApiError::invalid_param(
+            "max_output_tokens",
+            "'max_output_tokens' must be at least 1.",
+        ));
+    }
+    if inference.temperature.is_some() && model::rejects_temperature_with_top_p(&model_id) {
+        inference.top_p = None;
+    }
+    if let Some(effort) = req.reasoning.as_ref().and_then(|r| r.effort.as_deref()) {
+        // Effort levels above `high` are Claude's full budget too.
+        let effort = if effort == "max" { "xhigh" } else { effort };
+        apply_reasoning_effort(effort, &model_id, &mut inference, &mut extra)
+            .map_err(|e| e.with_param("reasoning.effort"))?;
+    }
+    let interleaved = match req.other.get("interleaved_thinking") {
+        Some(Value::Bool(b)) => *b,
+        _ => config.interleaved_thinking,
+    };
+    settle_thinking(
+        &model_id,
+        tool_config.as_ref(),
+        &messages,
+        interleaved,
+        &mut inference,
+        &mut extra,
+    );
+
+    // Fields added to the Converse request later stay unset.
+    let converse = ConverseRequest {
+        messages,
+        system,
+        inference_config: (inference != InferenceConfig::default()).then_some(inference),
+        tool_config,
+        additional_model_request_fields: (!extra.is_empty()).then_some(Value::Object(extra)),
+        ..Default::default()
+    };
+    Ok(ResponsesTranslation {
+        model_id,
+        requested_model,
+        stream: req.stream.unwrap_or(false),
+        converse,
+        tools: offered.names,
+    })
+}
+
+fn add_item(
+    conv: &mut Conversation,
+    mut item: Value,
+    index: usize,
+    searched_tools: &mut Vec<Value>,
+) -> Result<(), ApiError> {
+    let param = format!("input[{index}]");
+    let Some(obj) = item.as_object_mut() else {
+        return Err(ApiError::invalid_param(
+            &param,
+            format!("{param}: an input item must be an object."),
+        ));
+    };
+    if !obj.contains_key("type") && obj.contains_key("role") {
+        obj.insert("type".into(), json!("message"));
+    }
+    let kind = obj
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let parsed: InputItem = serde_json::from_value(item).map_err(|e| {
+        ApiError::invalid_param(&param, format!("{param}: invalid '{kind}' item: {e}"))
+    })?;
+    match parsed {
+        InputItem::Message(message) => add_message(conv, &message, &param)?,
+        InputItem::FunctionCall(call) => conv.push(
+            Role::Assistant,
+            vec![ContentBlock::ToolUse(ToolUseBlock {
+                tool_use_id: call.call_id,
+                name: bedrock_name(call.namespace.as_deref(), &call.name),
+                input: arguments_object(Some(&call.arguments)),
+            })],
+        ),
+        InputItem::CustomToolCall(call) => conv.push(
+            Role::Assistant,
+            vec![ContentBlock::ToolUse(ToolUseBlock {
+                tool_use_id: call.call_id,
+                name: bedrock_name(call.namespace.as_deref(), &call.name),
+                input: json!({ CUSTOM_INPUT: call.input }),
+            })],
+        ),
+        InputItem::ToolSearchCall(call) => {
+            let input = match call.arguments {
+                Value::Object(o) => Value::Object(o),
+                Value::String(s) => arguments_object(Some(&s)),
+                _ => json!({}),
+            };
+            conv.push(
+                Role::Assistant,
+                vec![ContentBlock::ToolUse(ToolUseBlock {
+                    tool_use_id: call
+                        .call_id
+                        .unwrap_or_else(|| format!("tool_search_{index}")),
+                    name: TOOL_SEARCH.into(),
+                    input,
+                })],
+            );
+        }
+        InputItem::FunctionCallOutput(output) | InputItem::CustomToolCallOutput(output) => {
+            let result = tool_result(&output, &param)?;
+            conv.push(Role::User, vec![result]);
+        }
+        InputItem::ToolSearchOutput(output) => {
+            let names: Vec<&str> = output
+                .tools
+                .iter()
+                .filter_map(|t| t.get("name").and_then(Value::as_str))
+                .collect();
+            let text = if names.is_empty() {
+                "No tools found.".to_string()
+            } else {
+                format!("Tools now available: {}", names.join(", "))
+            };
+            searched_tools.extend(output.tools.iter().cloned());
+            conv.push(
+                Role::User,
+                vec![ContentBlock::ToolResult(ToolResultBlock {
+                    tool_use_id: output.call_id.unwrap_or_default(),
+                    content: vec![ToolResultContent::Text(text)],
+                    status: None,
+                })],
+            );
+        }
+        InputItem::Reasoning(reasoning) => {
+            match reasoning.encrypted_content.as_deref().and_then(unseal) {
+                Some(block) => {
+                    conv.push(Role::Assistant, vec![ContentBlock::ReasoningContent(block)])
+                }
+                // Reasoning without our seal (another provider's, or unsigned) cannot be replayed.
+                None => log::debug!(
+                    "responses: {param}: reasoning item without a replayable block skipped"
+                ),
+            }
+        }
+        InputItem::ItemReference => return Err(stateless(&format!("{param} (item_reference)"))),
+        InputItem::Other => {
+            log::debug!("responses: {param}: '{kind}' item skipped (no Bedrock counterpart)");
+        }
+    }
+    Ok(())
+}
+
+fn add_message(
+    conv: &mut Conversation,
+    message: &InputMessage,
+    param: &str,
+) -> Result<(), ApiError> {
+    match message.role.as_str() {
+        "system" | "developer" => {
+            for part in parts(message.content.as_ref()) {
+                match part {
+                    ContentPart::InputText { text } | ContentPart::OutputText { text } => {
+                        conv.push_system(&text)
+                    }
+                    _ => {
+                        return Err(ApiError::invalid_param(
+                            param,
+                            format!(
+                                "{param}: only text is allowed in a {} message.",
+                                message.role
+                            ),
+                        ))
+                    }
+                }
+            }
+        }
+        "user" => {
+            let blocks = user_blocks(message.content.as_ref(), param)?;
+            conv.push(Role::User, blocks);
+        }
+        "assistant" => {
+            let mut blocks = Vec::new();
+            for part in parts(message.content.as_ref()) {
+                match part {
+                    ContentPart::InputText { text }
+                    | ContentPart::OutputText { text }
+                    | ContentPart::Refusal { refusal: text } => {
+                        blocks.push(ContentBlock::Text(text))
+                    }
+                    _ => {
+                        return Err(ApiError::invalid_param(
+                            param,
+                            format!("{param}: only text is allowed in an assistant message."),
+                        ))
+                    }
+                }
+            }
+            conv.push(Role::Assistant, blocks);
+        }
+        other => {
+            return Err(ApiError::invalid_param(
+                &format!("{param}.role"),
+                format!(
+                "{param}: unknown role '{other}' (expected system, developer, user or assistant)."
+            ),
+            ))
+        }
+    }
+    Ok(())
+}
+
+fn parts(content: Option<&MessageContent>) -> Vec<ContentPart> {
+    match content {
+        None => Vec::new(),
+        Some(MessageContent::Text(t)) => vec![ContentPart::InputText { text: t.clone() }],
+        Some(MessageContent::Parts(parts)) => parts.clone(),
+    }
+}
+
+fn user_blocks(
+    content: Option<&MessageContent>,
+    param: &str,
+) -> Result<Vec<ContentBlock>, ApiError> {
+    parts(content)
+        .into_iter()
+        .map(|part| match part {
+            ContentPart::InputText { text } | ContentPart::OutputText { text } => {
+                Ok(ContentBlock::Text(text))
+            }
+            ContentPart::InputImage { image_url, file_id } => image(image_url, file_id, param),
+            ContentPart::Refusal { .. } | ContentPart::Unsupported => Err(ApiError::invalid_param(
+                param,
+                format!(
+                    "{param}: unsupported content part (input_text and input_image are supported)."
+                ),
+            )),
+        })
+        .collect()
+}
+
+fn image(
+    url: Option<String>,
+    file_id: Option<String>,
+    param: &str,
+) -> Result<ContentBlock, ApiError> {
+    match url {
+        Some(url) => image_block(&url, 0).map_err(|mut e| {
+            e.message = e.message.replacen("messages[0]", param, 1);
+            e.param = Some(param.to_string());
+            e
+        }),
+        None if file_id.is_some() => Err(stateless(&format!("{param} (file_id)"))),
+        None => Err(ApiError::invalid_param(
+            param,
+            format!("{param}: input_image needs an image_url."),
+        )),
+    }
+}
+
+fn tool_result(output: &CallOutput, param: &str) -> Result<ContentBlock, ApiError> {
+    let mut content = Vec::new();
+    for part in parts(output.output.as_ref()) {
+        match part {
+            ContentPart::InputText { text } | ContentPart::OutputText { text } => {
+                if !text.trim().is_empty() {
+                    content.push(ToolResultContent::Text(text));
+                }
+            }
+            ContentPart::InputImage { image_url, file_id } => {
+                if let ContentBlock::Image(img) = image(image_url, file_id, param)? {
+                    content.push(ToolResultContent::Image(img));
+                }
+            }
+            ContentPart::Refusal { .. } | ContentPart::Unsupported => {
+                return Err(ApiError::invalid_param(
+                    param,
+                    format!("{param}: unsupported tool output part (input_text and input_image are supported)."),
+                ))
+            }
+        }
+    }
+    if content.is_empty() {
+        // Bedrock rejects an empty toolResult.
+        content.push(ToolResultContent::Text("(no output)".into()));
+    }
+    Ok(ContentBlock::ToolResult(ToolResultBlock {
+        tool_use_id: output.call_id.clone(),
+        content,
+        status: None,
+    }))
+}
+
+impl ResponsesTranslation {
+    pub fn path(&self) -> String {
+        model::runtime_path(
+            &self.model_id,
+            if self.stream {
+                "converse-stream"
+            } else {
+                "converse"
+            },
+        )
+    }
+
+    pub fn body(&self) -> Result<Vec<u8>, ApiError> {
+        serde_json::to_vec(&self.converse)
+            .map_err(|e| ApiError::internal(format!("could not encode the Bedrock request: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::translate::responses::output::seal;
+    use serde_json::json;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const HAIKU: &str = "anthropic.claude-3-haiku-20240307-v1:0";
+    const SONNET4: &str = "us.anthropic.claude-sonnet-4-20250514-v1:0";
+    const PNG: &str = "data:image/png;base64,iVBORw0KGgo=";
+
+    fn config() -> Config {
+        Config::load(
+            br#"{"upstream_auth":"envoy","client_auth":false,"model_aliases":{"gpt-5.5":"us.anthropic.claude-sonnet-4-20250514-v1:0"}}"#,
+            &|_| None,
+        )
+        .unwrap()
+    }
+
+    fn translate(mut req: Value) -> Result<ResponsesTranslation, ApiError> {
+        if req.get("model").is_none() {
+            req["model"] = json!(HAIKU);
+        }
+        to_converse(parse_request(req.to_string().as_bytes())?, &config())
+    }
+
+    fn converse(req: Value) -> Value {
+        serde_json::to_value(translate(req).unwrap().converse).unwrap()
+    }
+
+    fn user(text: &str) -> Value {
+        json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]})
+    }
+
+    fn exec_tool() -> Value {
+        json!({"type": "function", "name": "exec_command", "description": "Run a command",
+               "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}}})
+    }
+
+    #[test]
+    fn input_items_become_converse_turns() {
+        // (case, input items, tools, expected messages)
+        let cases = vec![
+            (
+                "string input",
+                json!("Hello"),
+                json!([]),
+                json!([{"role": "user", "content": [{"text": "Hello"}]}]),
+            ),
+            (
+                "easy messages, parts and images",
+                json!([
+                    {"role": "user", "content": "Hi"},
+                    {"type": "message", "role": "assistant", "id": "msg_1",
+                     "content": [{"type": "output_text", "text": "Hello!"}]},
+                    {"type": "message", "role": "user", "content": [
+                        {"type": "input_text", "text": "Look"},
+                        {"type": "input_image", "image_url": PNG, "detail": "auto"}]},
+                ]),
+                json!([]),
+                json!([
+                    {"role": "user", "content": [{"text": "Hi"}]},
+                    {"role": "assistant", "content": [{"text": "Hello!"}]},
+                    {"role": "user", "content": [{"text": "Look"},
+                        {"image": {"format": "png", "source": {"bytes": "iVBORw0KGgo="}}}]},
+                ]),
+            ),
+            (
+                "function call and string output",
+                json!([
+                    user("run it"),
+                    {"type": "function_call", "id": "fc_1", "status": "completed", "call_id": "call_1",
+                     "name": "exec_command", "arguments": "{\"cmd\": \"echo hi\"}"},
+                    {"type": "function_call_output", "id": "fco_1", "call_id": "call_1", "output": "hi\n"},
+                ]),
+                json!([exec_tool()]),
+                json!([
+                    {"role": "user", "content": [{"text": "run it"}]},
+                    {"role": "assistant", "content": [{"toolUse": {"toolUseId": "call_1",
+                        "name": "exec_command", "input": {"cmd": "echo hi"}}}]},
+                    {"role": "user", "content": [{"toolResult": {"toolUseId": "call_1",
+                        "content": [{"text": "hi\n"}]}}]},
+                ]),
+            ),
+            (
+                "function output as parts with an image, empty output",
+                json!([
+                    user("look"),
+                    {"type": "function_call", "call_id": "c1", "name": "exec_command", "arguments": ""},
+                    {"type": "function_call", "call_id": "c2", "name": "exec_command", "arguments": "{}"},
+                    {"type": "function_call_output", "call_id": "c1", "output": [
+                        {"type": "input_text", "text": "shot:"},
+                        {"type": "input_image", "image_url": PNG}]},
+                    {"type": "function_call_output", "call_id": "c2", "output": ""},
+                ]),
+                json!([exec_tool()]),
+                json!([
+                    {"role": "user", "content": [{"text": "look"}]},
+                    {"role": "assistant", "content": [
+                        {"toolUse": {"toolUseId": "c1", "name": "exec_command", "input": {}}},
+                        {"toolUse": {"toolUseId": "c2", "name": "exec_command", "input": {}}}]},
+                    {"role": "user", "content": [
+                        {"toolResult": {"toolUseId": "c1", "content": [{"text": "shot:"},
+                            {"image": {"format": "png", "source": {"bytes": "iVBORw0KGgo="}}}]}},
+                        {"toolResult": {"toolUseId": "c2", "content": [{"text": "(no output)"}]}}]},
+                ]),
+            ),
+            (
+                "custom (freeform) tool call and output",
+                json!([
+                    user("patch"),
+                    {"type": "custom_tool_call", "id": "ctc_1", "status": "completed", "call_id": "call_p",
+                     "name": "apply_patch", "input": "*** Begin Patch\n*** End Patch\n"},
+                    {"type": "custom_tool_call_output", "id": "ctco_1", "call_id": "call_p",
+                     "output": "Success."},
+                ]),
+                json!([{"type": "custom", "name": "apply_patch", "description": "Patch"}]),
+                json!([
+                    {"role": "user", "content": [{"text": "patch"}]},
+                    {"role": "assistant", "content": [{"toolUse": {"toolUseId": "call_p",
+                        "name": "apply_patch", "input": {"input": "*** Begin Patch\n*** End Patch\n"}}}]},
+                    {"role": "user", "content": [{"toolResult": {"toolUseId": "call_p",
+                        "content": [{"text": "Success."}]}}]},
+                ]),
+            ),
+            (
+                "namespaced call",
+                json!([
+                    user("spawn"),
+                    {"type": "function_call", "call_id": "c1", "namespace": "multi_agent_v1",
+                     "name": "spawn_agent", "arguments": "{\"message\":\"go\"}"},
+                    {"type": "function_call_output", "call_id": "c1", "output": "ok"},
+                ]),
+                json!([{"type": "namespace", "name": "multi_agent_v1", "description": "Agents",
+                        "tools": [{"type": "function", "name": "spawn_agent"}]}]),
+                json!([
+                    {"role": "user", "content": [{"text": "spawn"}]},
+                    {"role": "assistant", "content": [{"toolUse": {"toolUseId": "c1",
+                        "name": "multi_agent_v1__spawn_agent", "input": {"message": "go"}}}]},
+                    {"role": "user", "content": [{"toolResult": {"toolUseId": "c1",
+                        "content": [{"text": "ok"}]}}]},
+                ]),
+            ),
+            (
+                "sealed reasoning is replayed first in its turn; foreign blobs are dropped",
+                json!([
+                    user("q"),
+                    {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "hmm"}],
+                     "content": null, "encrypted_content": seal(&crate::bedrock::converse::ReasoningBlock::ReasoningText(
+                         crate::bedrock::converse::ReasoningText {text: "hmm".into(), signature: Some("sig".into())})).unwrap()},
+                    {"type": "reasoning", "id": "rs_2", "summary": [], "encrypted_content": "gAAAA-openai"},
+                    {"type": "function_call", "call_id": "c1", "name": "exec_command", "arguments": "{}"},
+                    {"type": "function_call_output", "call_id": "c1", "output": "done"},
+                ]),
+                json!([exec_tool()]),
+                json!([
+                    {"role": "user", "content": [{"text": "q"}]},
+                    {"role": "assistant", "content": [
+                        {"reasoningContent": {"reasoningText": {"text": "hmm", "signature": "sig"}}},
+                        {"toolUse": {"toolUseId": "c1", "name": "exec_command", "input": {}}}]},
+                    {"role": "user", "content": [{"toolResult": {"toolUseId": "c1",
+                        "content": [{"text": "done"}]}}]},
+                ]),
+            ),
+            (
+                "tool search call and output",
+                json!([
+                    user("find a calendar tool"),
+                    {"type": "tool_search_call", "call_id": "s1", "execution": "client",
+                     "arguments": {"query": "calendar", "limit": 1}},
+                    {"type": "tool_search_output", "call_id": "s1", "execution": "client", "status": "completed",
+                     "tools": [{"type": "function", "name": "create_event", "description": "Create"}]},
+                ]),
+                json!([{"type": "tool_search", "execution": "client"}]),
+                json!([
+                    {"role": "user", "content": [{"text": "find a calendar tool"}]},
+                    {"role": "assistant", "content": [{"toolUse": {"toolUseId": "s1",
+                        "name": "tool_search", "input": {"query": "calendar", "limit": 1}}}]},
+                    {"role": "user", "content": [{"toolResult": {"toolUseId": "s1",
+                        "content": [{"text": "Tools now available: create_event"}]}}]},
+                ]),
+            ),
+            (
+                "hosted tool calls are skipped",
+                json!([
+                    user("search"),
+                    {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {"type": "search"}},
+                    {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Found."}]},
+                ]),
+                json!([]),
+                json!([
+                    {"role": "user", "content": [{"text": "search"}]},
+                    {"role": "assistant", "content": [{"text": "Found."}]},
+                ]),
+            ),
+        ];
+        for (case, input, tools, expected) in cases {
+            let out = converse(json!({"input": input, "tools": tools}));
+            assert_eq!(out["messages"], expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn developer_system_and_instructions_become_system() {
+        let out = converse(json!({
+            "instructions": "Be brief.",
+            "input": [
+                {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "Base prompt"},
+                    {"type": "input_text", "text": "  "}]},
+                {"type": "message", "role": "system", "content": "Rules"},
+                user("hi"),
+            ]
+        }));
+        assert_eq!(
+            out["system"],
+            json!([{"text": "Be brief."}, {"text": "Base prompt"}, {"text": "Rules"}])
+        );
+        assert_eq!(
+            out["messages"],
+            json!([{"role": "user", "content": [{"text": "hi"}]}])
+        );
+    }
+
+    #[test]
+    fn tools_offered_and_hosted_tools_dropped() {
+        let t = translate(json!({
+            "input": "hi",
+            "tools": [exec_tool(), {"type": "web_search", "external_web_access": true},
+                      {"type": "custom", "name": "apply_patch", "format": {"type": "grammar", "syntax": "lark", "definition": "start: x"}}],
+            "tool_choice": "auto", "parallel_tool_calls": true,
+        }))
+        .unwrap();
+        let out = serde_json::to_value(&t.converse).unwrap();
+        let names: Vec<&str> = out["toolConfig"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["toolSpec"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["exec_command", "apply_patch"]);
+        assert!(
+            out["toolConfig"].get("toolChoice").is_none(),
+            "auto is Bedrock's default"
+        );
+        assert_eq!(
+            t.tools.target("apply_patch").kind,
+            crate::translate::responses::tools::CallKind::Custom
+        );
+
+        let forced = converse(json!({"input": "hi", "tools": [exec_tool()],
+            "tool_choice": {"type": "function", "name": "exec_command"}}));
+        assert_eq!(
+            forced["toolConfig"]["toolChoice"],
+            json!({"tool": {"name": "exec_command"}})
+        );
+        let none = converse(json!({"input": "hi", "tools": [exec_tool()], "tool_choice": "none"}));
+        assert!(none.get("toolConfig").is_none());
+    }
+
+    #[test]
+    fn tool_history_without_tools_is_text_so_compaction_succeeds() {
+        // Codex's compaction request: tools [] but tool_choice auto and tool history.
+        let out = converse(json!({
+            "input": [
+                user("run it"),
+                {"type": "function_call", "call_id": "c1", "name": "exec_command", "arguments": "{\"cmd\":\"ls\"}"},
+                {"type": "function_call_output", "call_id": "c1", "output": "a.txt"},
+                {"type": "custom_tool_call", "call_id": "c2", "name": "apply_patch", "input": "*** Begin Patch"},
+                {"type": "custom_tool_call_output", "call_id": "c2", "output": "ok"},
+                user("Summarise for a handoff."),
+            ],
+            "tools": [], "tool_choice": "auto", "parallel_tool_calls": false,
+        }));
+        assert!(out.get("toolConfig").is_none());
+        let blocks: Vec<&Value> = out["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|m| m["content"].as_array().unwrap())
+            .collect();
+        assert!(blocks.iter().all(|b| b.get("text").is_some()), "{blocks:?}");
+        let all = out["messages"].to_string();
+        assert!(
+            all.contains("exec_command")
+                && all.contains("a.txt")
+                && all.contains("*** Begin Patch")
+        );
+    }
+
+    #[test]
+    fn reasoning_effort_and_sampling() {
+        let out = converse(
+            json!({"model": "gpt-5.5", "input": "hi", "reasoning": {"effort": "high", "summary": "auto"},
+            "temperature": 0.5, "max_output_tokens": 4000}),
+        );
+        assert_eq!(
+            out["additionalModelRequestFields"]["thinking"]["type"],
+            "enabled"
+        );
+        let budget = out["additionalModelRequestFields"]["thinking"]["budget_tokens"]
+            .as_u64()
+            .unwrap();
+        assert!((1024..4000).contains(&budget), "{budget}");
+        assert_eq!(
+            out["inferenceConfig"],
+            json!({"maxTokens": 4000}),
+            "no sampling while thinking"
+        );
+        let t = translate(json!({"model": "gpt-5.5", "input": "hi"})).unwrap();
+        assert_eq!(t.model_id, SONNET4);
+        assert_eq!(t.requested_model, "gpt-5.5");
+        let plain = converse(json!({"input": "hi", "temperature": 3.0, "top_p": 0.5}));
+        assert_eq!(
+            plain["inferenceConfig"],
+            json!({"temperature": 1.0, "topP": 0.5})
+        );
+        assert!(plain.get("additionalModelRequestFields").is_none());
+        let e = translate(json!({"input": "hi", "reasoning": {"effort": "galaxy"}})).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("reasoning.effort"));
+    }
+
+    #[test]
+    fn parallel_calls_switch_and_thinking_across_tool_turns() {
+        let serial =
+            converse(json!({"input": "hi", "tools": [exec_tool()], "parallel_tool_calls": false}));
+        assert_eq!(
+            serial["additionalModelRequestFields"]["tool_choice"],
+            json!({"type": "auto", "disable_parallel_tool_use": true})
+        );
+        let history = |reasoning: Option<Value>| {
+            let mut input = vec![user("q")];
+            input.extend(reasoning);
+            input.push(json!({"type": "function_call", "call_id": "c1", "name": "exec_command", "arguments": "{}"}));
+            input.push(json!({"type": "function_call_output", "call_id": "c1", "output": "ok"}));
+            converse(
+                json!({"model": "gpt-5.5", "input": input, "tools": [exec_tool()],
+                "reasoning": {"effort": "medium"}}),
+            )
+        };
+        // A tool turn without its signed reasoning cannot be continued with thinking on.
+        assert!(history(None).get("additionalModelRequestFields").is_none());
+        let sealed = seal(&crate::bedrock::converse::ReasoningBlock::ReasoningText(
+            crate::bedrock::converse::ReasoningText {
+                text: "t".into(),
+                signature: Some("s".into()),
+            },
+        ))
+        .unwrap();
+        let with = history(Some(
+            json!({"type": "reasoning", "summary": [], "encrypted_content": sealed}),
+        ));
+        assert_eq!(
+            with["additionalModelRequestFields"]["thinking"]["type"],
+            "enabled"
+        );
+    }
+
+    #[test]
+    fn stateful_features_and_malformed_input_get_clear_400s() {
+        let cases = [
+            (
+                json!({"input": "hi", "previous_response_id": "resp_1"}),
+                "previous_response_id",
+                "stateless",
+            ),
+            (
+                json!({"input": "hi", "conversation": "conv_1"}),
+                "conversation",
+                "stateless",
+            ),
+            (
+                json!({"input": [{"type": "item_reference", "id": "msg_1"}]}),
+                "input[0] (item_reference)",
+                "stateless",
+            ),
+            (
+                json!({"input": [user("a"), {"role": "tool", "content": "x"}]}),
+                "input[1].role",
+                "unknown role",
+            ),
+            (
+                json!({"input": [{"type": "message", "role": "user",
+                "content": [{"type": "input_file", "file_id": "f"}]}]}),
+                "input[0]",
+                "unsupported",
+            ),
+            (
+                json!({"input": [{"type": "message", "role": "user",
+                "content": [{"type": "input_image", "image_url": "https://x/y.png"}]}]}),
+                "input[0]",
+                "data: URL",
+            ),
+            (
+                json!({"input": [{"type": "function_call", "name": "f"}]}),
+                "input[0]",
+                "call_id",
+            ),
+            (json!({"input": [7]}), "input[0]", "object"),
+            (json!({"input": []}), "input", "at least one"),
+            (
+                json!({"input": "hi", "tools": [{"type": "function"}]}),
+                "tools[0]",
+                "invalid tool",
+            ),
+            (
+                json!({"input": "hi", "max_output_tokens": 0}),
+                "max_output_tokens",
+                "at least 1",
+            ),
+        ];
+        for (req, param, words) in cases {
+            let e = translate(req.clone()).unwrap_err();
+            assert_eq!(e.status, 400, "{req}");
+            assert_eq!(e.param.as_deref(), Some(param), "{req}: {e}");
+            assert!(e.message.contains(words), "{req}: {e}");
+        }
+        let e = parse_request(br#"{"input":"hi"}"#).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("model"));
+        assert!(translate(json!({"input": "hi", "previous_response_id": null})).is_ok());
+    }
+
+    #[test]
+    fn stream_flag_picks_the_bedrock_action() {
+        let t = translate(json!({"input": "hi", "stream": true})).unwrap();
+        assert!(t.path().ends_with("/converse-stream"));
+        let t = translate(json!({"input": "hi"})).unwrap();
+        assert!(t.path().ends_with("/converse"));
+    }
+}
