@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import jsonschema
@@ -167,12 +168,13 @@ def test_emulator_profile_serves_a_chat(tmp_path):
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{listen_port}/v1", api_key=variables["API_KEY"],
                                max_retries=0, timeout=30)
 
-        def answered():
+        def ready():
             try:
-                return client.models.list() is not None
-            except openai.APIConnectionError:
+                with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/ready", timeout=2) as r:
+                    return r.status == 200
+            except OSError:
                 return False
-        wait_until(answered, gateway)
+        wait_until(ready, gateway)
         reply = client.chat.completions.create(
             model="anthropic.claude-3-haiku-20240307-v1:0",
             messages=[{"role": "user", "content": "Say hello"}])
