@@ -40,6 +40,7 @@ class Model:
     tools: bool = True
     forced_tool_choice: bool = True  # supports toolChoice any/tool
     thinking: bool = False
+    structured_output: bool = False  # outputConfig.textFormat json_schema
 
 
 _C = "Anthropic"
@@ -60,9 +61,11 @@ MODELS = [
     Model("anthropic.claude-opus-4-1-20250805-v1:0", "Claude Opus 4.1", _C, ("TEXT", "IMAGE"),
           inference_types=("INFERENCE_PROFILE",), geos=("us",), max_output=32000, thinking=True),
     Model("anthropic.claude-sonnet-4-5-20250929-v1:0", "Claude Sonnet 4.5", _C, ("TEXT", "IMAGE"),
-          inference_types=("INFERENCE_PROFILE",), geos=("us", "eu", "global"), max_output=64000, thinking=True),
+          inference_types=("INFERENCE_PROFILE",), geos=("us", "eu", "global"), max_output=64000, thinking=True,
+          structured_output=True),
     Model("anthropic.claude-haiku-4-5-20251001-v1:0", "Claude Haiku 4.5", _C, ("TEXT", "IMAGE"),
-          inference_types=("INFERENCE_PROFILE",), geos=("us", "eu", "global"), max_output=64000, thinking=True),
+          inference_types=("INFERENCE_PROFILE",), geos=("us", "eu", "global"), max_output=64000, thinking=True,
+          structured_output=True),
     Model("amazon.nova-micro-v1:0", "Nova Micro", "Amazon", geos=("us", "eu", "apac"), max_output=10000),
     Model("amazon.nova-lite-v1:0", "Nova Lite", "Amazon", ("TEXT", "IMAGE", "VIDEO"),
           customizations=("FINE_TUNING", "DISTILLATION"), geos=("us", "eu", "apac"), max_output=10000),
@@ -81,8 +84,8 @@ MODELS = [
           forced_tool_choice=False),
     Model("deepseek.r1-v1:0", "DeepSeek-R1", "DeepSeek", inference_types=("INFERENCE_PROFILE",),
           geos=("us",), max_output=32768, tools=False),
-    Model("openai.gpt-oss-120b-1:0", "gpt-oss-120b", "OpenAI", max_output=128000),
-    Model("openai.gpt-oss-20b-1:0", "gpt-oss-20b", "OpenAI", max_output=128000),
+    Model("openai.gpt-oss-120b-1:0", "gpt-oss-120b", "OpenAI", max_output=128000, structured_output=True),
+    Model("openai.gpt-oss-20b-1:0", "gpt-oss-20b", "OpenAI", max_output=128000, structured_output=True),
     Model("cohere.command-r-plus-v1:0", "Command R+", "Cohere", max_output=4096, forced_tool_choice=False),
     Model("qwen.qwen3-32b-v1:0", "Qwen3 32B (dense)", "Qwen", max_output=16384),
     # Embeddings (InvokeModel only).

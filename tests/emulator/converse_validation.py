@@ -44,6 +44,10 @@ Rules:
       temperature unset or 1, topP unset, toolChoice not any/tool, and a final
       assistant turn holding toolUse starts with a reasoningContent block.
   R21 Anthropic: a final assistant turn must not end with whitespace.
+  R23 outputConfig.textFormat {type: json_schema, structure: {jsonSchema: {schema: JSON text
+      of an object schema, name?, description?}}}; only models with structured output.
+  R24 Anthropic: additionalModelRequestFields.tool_choice (Anthropic's own, e.g. for
+      disable_parallel_tool_use) needs `type` auto|any|tool|none and a toolConfig.
   R22 the remaining small objects (requestMetadata, performanceConfig, serviceTier,
       guardrailConfig, additionalModelResponseFieldPaths, promptVariables, outputConfig)
       have their service-model shapes.
@@ -51,6 +55,7 @@ Rules:
 
 import base64
 import binascii
+import json
 import re
 
 from aws_errors import coral_validation, validation
@@ -517,6 +522,41 @@ def _validate_thinking(body, model, ctx):
                              "is enabled, a final `assistant` message must start with a thinking block.")
 
 
+def _validate_output_config(body, model):
+    tf = (body.get("outputConfig") or {}).get("textFormat")
+    if tf is None:
+        return
+    _known(_obj(tf, "outputConfig.textFormat"), {"type", "structure"}, "outputConfig.textFormat",
+           required=("type", "structure"))
+    if tf["type"] != "json_schema":
+        raise coral_validation("outputConfig.textFormat.type", "Member must satisfy enum value set: [json_schema]",
+                               tf["type"])
+    _union(tf["structure"], {"jsonSchema"}, "outputConfig.textFormat.structure")
+    js = _obj(tf["structure"]["jsonSchema"], "outputConfig.textFormat.structure.jsonSchema")
+    _known(js, {"schema", "name", "description"}, "outputConfig.textFormat.structure.jsonSchema",
+           required=("schema",))
+    try:
+        schema = json.loads(_str(js["schema"], "outputConfig.textFormat.structure.jsonSchema.schema"))
+    except ValueError:
+        raise validation("The JSON schema in outputConfig.textFormat is not valid JSON.")
+    if not isinstance(schema, dict):
+        raise validation("The JSON schema in outputConfig.textFormat must be a JSON object.")
+    if not model.structured_output:
+        raise validation("This model doesn't support structured outputs (outputConfig.textFormat). "
+                         "Remove outputConfig and try again.")
+
+
+def _validate_anthropic_tool_choice(body, model):
+    choice = (body.get("additionalModelRequestFields") or {}).get("tool_choice")
+    if choice is None or model.provider != "Anthropic":
+        return
+    if not isinstance(choice, dict) or choice.get("type") not in ("auto", "any", "tool", "none"):
+        raise validation("The model returned the following errors: tool_choice.type: Field required")
+    if "toolConfig" not in body:
+        raise validation("The model returned the following errors: tool_choice may only be specified "
+                         "while providing tools.")
+
+
 def _validate_small_fields(body):
     if "requestMetadata" in body:
         rm = _obj(body["requestMetadata"], "requestMetadata")
@@ -583,6 +623,8 @@ def validate_converse(body, model) -> dict:
         raise validation("The model returned the following errors: A maximum of 4 blocks with cache_control may be "
                          f"provided. Found {ctx['cache_points']}.")
     _validate_thinking(body, model, ctx)
+    _validate_output_config(body, model)
+    _validate_anthropic_tool_choice(body, model)
     msgs = body["messages"]
     last = msgs[-1]
     if last["role"] == "assistant" and model.provider == "Anthropic":

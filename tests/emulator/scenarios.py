@@ -13,7 +13,9 @@ Behaviour shared by all scenarios, as a real model would do it:
     "/stop_sequence" is in additionalModelResponseFieldPaths);
   * thinking enabled (additionalModelRequestFields.thinking.type == "enabled")
     prepends a reasoningContent block;
-  * toolChoice any/tool makes `echo` call a tool (a forced tool call).
+  * toolChoice any/tool makes `echo` call a tool (a forced tool call);
+  * Anthropic tool_choice.disable_parallel_tool_use makes `parallel_tools` call one tool;
+  * outputConfig.textFormat makes `echo` answer JSON text fitting the schema.
 """
 
 import base64
@@ -322,8 +324,11 @@ def build_answer(body, model, model_id, cache: CacheStore, streaming: bool) -> A
 
     wants_tool = name in ("tool", "parallel_tools", "text_then_tool") or (
         name == "echo" and ("any" in choice or "tool" in choice))
+    no_parallel = (((body.get("additionalModelRequestFields") or {}).get("tool_choice") or {})
+                   .get("disable_parallel_tool_use") is True)
+    text_format = (body.get("outputConfig") or {}).get("textFormat")
     if wants_tool and tools and not answered_tools:
-        if name == "parallel_tools":
+        if name == "parallel_tools" and not no_parallel:
             second = tools[1] if len(tools) > 1 else tools[0]
             ans.blocks = [_tool_block(tools[0], seed, 0), _tool_block(second, seed, 1)]
         elif name == "text_then_tool":
@@ -331,6 +336,10 @@ def build_answer(body, model, model_id, cache: CacheStore, streaming: bool) -> A
         else:
             ans.blocks = [_tool_block(tools[0], seed, 0)]
         ans.stop_reason = "tool_use"
+    elif text_format and name == "echo":
+        # Structured output: the answer is JSON text that fits the schema.
+        schema = json.loads(text_format["structure"]["jsonSchema"]["schema"])
+        ans.blocks = [{"text": json.dumps(args_from_schema(schema), separators=(",", ":"))}]
     elif name == "reasoning":
         ans.blocks = [{"reasoningContent": {"reasoningText": {
             "text": f"Thinking about: {user_text}", "signature": _signature(seed)}}}, {"text": echo_text}]
