@@ -8,7 +8,7 @@ use crate::router::{self, Endpoint};
 use crate::sign::{self, SignInput};
 use crate::translate::models;
 use crate::translate::response::bedrock_error;
-use crate::translate::{chat, Reply, RequestContext};
+use crate::translate::{chat, responses, Reply, RequestContext};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What the client sent besides the body.
@@ -179,10 +179,10 @@ impl Exchange {
                     Err(e) => HeadersAction::Reply(LocalReply::error(&e)),
                 }
             }
-            Endpoint::ChatCompletions if end_of_stream => self.fail(&ApiError::bad_request(
-                "Request body is empty; send a JSON request.",
-            )),
-            Endpoint::ChatCompletions => {
+            Endpoint::ChatCompletions | Endpoint::Responses if end_of_stream => self.fail(
+                &ApiError::bad_request("Request body is empty; send a JSON request."),
+            ),
+            Endpoint::ChatCompletions | Endpoint::Responses => {
                 self.state = State::Pending {
                     endpoint,
                     request_id: head.request_id.unwrap_or("").replace('-', ""),
@@ -245,6 +245,7 @@ impl Exchange {
         };
         let translated = match endpoint {
             Endpoint::ChatCompletions => chat::translate(body, &ctx),
+            Endpoint::Responses => responses::translate(body, &ctx),
             _ => Err(ApiError::internal("this endpoint takes no request body")),
         }
         .map_err(|e| LocalReply::error(&e))?;

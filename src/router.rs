@@ -5,6 +5,8 @@ use crate::error::ApiError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     ChatCompletions,
+    /// The Responses API (`POST /v1/responses`), stateless.
+    Responses,
     Models,
     Model(String),
     Health,
@@ -40,6 +42,7 @@ pub fn route(method: &str, path: &str) -> Result<Endpoint, ApiError> {
     let rest = rest.trim_end_matches('/');
     let (endpoint, allowed) = match rest {
         "chat/completions" => (Endpoint::ChatCompletions, "POST"),
+        "responses" => (Endpoint::Responses, "POST"),
         "models" => (Endpoint::Models, "GET"),
         _ => match rest.strip_prefix("models/") {
             Some(id) if !id.is_empty() => {
@@ -79,6 +82,9 @@ mod tests {
             Ok(Endpoint::ChatCompletions)
         );
         assert_eq!(route("GET", "/v1/models"), Ok(Endpoint::Models));
+        assert_eq!(route("POST", "/v1/responses"), Ok(Endpoint::Responses));
+        assert_eq!(route("POST", "/api/v1/responses/"), Ok(Endpoint::Responses));
+        assert_eq!(route("GET", "/v1/responses").unwrap_err().status, 405);
         assert_eq!(
             route(
                 "GET",

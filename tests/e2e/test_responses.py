@@ -1,0 +1,214 @@
+"""The Responses API through real Envoy + the filter to the emulator, with openai-python's
+`client.responses.create(...)` and `client.responses.stream(...)`."""
+
+import json
+import urllib.error
+import urllib.request
+
+import openai
+import pytest
+
+from conftest import CLIENT_KEY, HAIKU
+
+SONNET4 = "us.anthropic.claude-sonnet-4-20250514-v1:0"
+WEATHER = {"type": "function", "name": "get_weather", "description": "Weather for a city",
+           "parameters": {"type": "object", "properties": {"location": {"type": "string"}},
+                          "required": ["location"]}}
+PATCH = {"type": "custom", "name": "apply_patch", "description": "Apply a patch to files",
+         "format": {"type": "grammar", "syntax": "lark", "definition": 'start: "*** Begin Patch" /(.|\\n)*/'}}
+
+
+def post(gateway, path, body):
+    req = urllib.request.Request(f"http://127.0.0.1:{gateway.port}{path}", data=json.dumps(body).encode(),
+                                 method="POST")
+    req.add_header("content-type", "application/json")
+    req.add_header("authorization", f"Bearer {CLIENT_KEY}")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.headers.get("content-type"), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("content-type"), e.read().decode()
+
+
+def items(response):
+    """Output items as plain dicts, ready to go back in the next request's input."""
+    return [item.model_dump(exclude_none=True) for item in response.output]
+
+
+def test_create_text(client, emulator):
+    resp = client.responses.create(model=HAIKU, instructions="Be brief.", input="Hello!", max_output_tokens=50)
+    assert resp.object == "response" and resp.id.startswith("resp_")
+    assert resp.status == "completed"
+    assert resp.model == HAIKU
+    assert resp.output_text == "Echo: Hello!"
+    assert resp.output[0].type == "message" and resp.output[0].role == "assistant"
+    assert resp.usage.input_tokens > 0 and resp.usage.output_tokens > 0
+    assert resp.usage.total_tokens == resp.usage.input_tokens + resp.usage.output_tokens
+    assert resp.usage.output_tokens_details.reasoning_tokens == 0
+
+    [seen] = emulator.runtime_requests()
+    assert seen["path"].endswith("/converse")
+    assert seen["body"]["system"] == [{"text": "Be brief."}]
+    assert seen["body"]["messages"] == [{"role": "user", "content": [{"text": "Hello!"}]}]
+    assert seen["body"]["inferenceConfig"] == {"maxTokens": 50}
+
+
+def test_stream_text_event_sequence(client, emulator):
+    input_items = [
+        {"type": "message", "id": "msg_dev", "role": "developer", "content": [{"type": "input_text", "text": "Rules"}]},
+        {"type": "message", "id": "msg_u1", "role": "user", "content": [{"type": "input_text", "text": "Stream me"}]},
+    ]
+    with client.responses.stream(model=HAIKU, input=input_items) as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    kinds = [e.type for e in events]
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert kinds[-1] == "response.completed"
+    for kind in ("response.output_item.added", "response.content_part.added", "response.output_text.delta",
+                 "response.output_text.done", "response.content_part.done", "response.output_item.done"):
+        assert kind in kinds, kind
+    deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert deltas == "Echo: Stream me"
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    assert final.output_text == "Echo: Stream me"
+    assert final.usage.input_tokens > 0
+    assert final.usage.total_tokens == final.usage.input_tokens + final.usage.output_tokens
+
+    [seen] = emulator.runtime_requests()
+    assert seen["path"].endswith("/converse-stream")
+    assert seen["body"]["system"] == [{"text": "Rules"}]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_function_tool_round_trip(client, emulator, stream):
+    first_input = [{"role": "user", "content": "[[scenario:tool]] Weather in Paris?"}]
+    kwargs = dict(model=HAIKU, tools=[WEATHER, {"type": "web_search"}], tool_choice="auto")
+    if stream:
+        with client.responses.stream(input=first_input, **kwargs) as s:
+            arg_deltas = "".join(e.delta for e in s if e.type == "response.function_call_arguments.delta")
+            first = s.get_final_response()
+    else:
+        first = client.responses.create(input=first_input, **kwargs)
+    [call] = [o for o in first.output if o.type == "function_call"]
+    assert call.name == "get_weather"
+    assert json.loads(call.arguments) == {"location": "Paris"}
+    if stream:
+        assert json.loads(arg_deltas) == {"location": "Paris"}
+    tool_names = [t["toolSpec"]["name"] for t in emulator.runtime_requests()[0]["body"]["toolConfig"]["tools"]]
+    assert tool_names == ["get_weather"], "hosted web_search is dropped"
+
+    second = client.responses.create(
+        input=first_input + items(first) + [
+            {"type": "function_call_output", "call_id": call.call_id, "output": "22 C and sunny"}],
+        **kwargs)
+    assert second.output_text == "Tool results: 22 C and sunny"
+    turns = emulator.runtime_requests()[1]["body"]["messages"]
+    assert turns[1]["content"][-1]["toolUse"]["toolUseId"] == call.call_id
+    assert turns[2]["content"][0]["toolResult"]["toolUseId"] == call.call_id
+
+
+def test_custom_tool_round_trip(client, emulator):
+    first_input = [{"role": "user", "content": "[[scenario:tool]] Create hello.txt"}]
+    with client.responses.stream(model=HAIKU, input=first_input, tools=[PATCH]) as s:
+        events = list(s)
+        first = s.get_final_response()
+    [call] = [o for o in first.output if o.type == "custom_tool_call"]
+    assert call.name == "apply_patch"
+    # The emulator fills the one string argument with "test": it comes back raw, not as JSON.
+    assert call.input == "test"
+    assert "".join(e.delta for e in events if e.type == "response.custom_tool_call_input.delta") == "test"
+    spec = emulator.runtime_requests()[0]["body"]["toolConfig"]["tools"][0]["toolSpec"]
+    assert spec["inputSchema"]["json"]["required"] == ["input"]
+    assert "*** Begin Patch" in spec["description"]
+
+    second = client.responses.create(
+        model=HAIKU, tools=[PATCH],
+        input=first_input + items(first) + [
+            {"type": "custom_tool_call_output", "call_id": call.call_id, "output": "Success. A hello.txt"}])
+    assert second.output_text == "Tool results: Success. A hello.txt"
+    assistant = emulator.runtime_requests()[1]["body"]["messages"][1]
+    assert assistant["content"][-1]["toolUse"]["input"] == {"input": "test"}
+
+
+def test_reasoning_round_trip_with_tools(client, emulator):
+    """Claude thinking with a tool call: the signed thinking goes out sealed in encrypted_content
+    and must come back on the next turn, or Bedrock refuses the tool turn with thinking on."""
+    first_input = [{"role": "user", "content": "[[scenario:tool]] Weather in Paris?"}]
+    kwargs = dict(model=SONNET4, tools=[WEATHER], reasoning={"effort": "medium", "summary": "auto"},
+                  include=["reasoning.encrypted_content"], store=False)
+    with client.responses.stream(input=first_input, **kwargs) as s:
+        events = list(s)
+        first = s.get_final_response()
+    assert [o.type for o in first.output] == ["reasoning", "function_call"]
+    reasoning = first.output[0]
+    assert reasoning.summary[0].text.startswith("Thinking about:")
+    assert reasoning.encrypted_content
+    assert "response.reasoning_summary_text.delta" in [e.type for e in events]
+    sent = emulator.runtime_requests()[0]["body"]
+    assert sent["additionalModelRequestFields"]["thinking"]["type"] == "enabled"
+
+    call = first.output[1]
+    second = client.responses.create(
+        input=first_input + items(first) + [
+            {"type": "function_call_output", "call_id": call.call_id, "output": "22 C"}],
+        **kwargs)
+    assert second.output_text == "Tool results: 22 C"
+    body = emulator.runtime_requests()[1]["body"]
+    assistant = body["messages"][1]["content"]
+    original = emulator.runtime_requests()[0]
+    assert "reasoningContent" in assistant[0], assistant
+    assert assistant[0]["reasoningContent"]["reasoningText"]["text"] == reasoning.summary[0].text
+    assert assistant[0]["reasoningContent"]["reasoningText"]["signature"]
+    assert body["additionalModelRequestFields"]["thinking"]["type"] == "enabled", \
+        "thinking stays on because the signed reasoning came back"
+    assert original["body"]["messages"][0] == body["messages"][0]
+
+
+def test_tool_history_without_tools_succeeds(client, emulator):
+    """Codex's compaction request: full tool history, `tools: []`."""
+    resp = client.responses.create(model=HAIKU, tools=[], tool_choice="auto", parallel_tool_calls=False, input=[
+        {"role": "user", "content": "List files"},
+        {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "exec_command",
+         "arguments": "{\"cmd\":\"ls\"}"},
+        {"type": "function_call_output", "id": "fco_1", "call_id": "call_1", "output": "a.txt"},
+        {"role": "user", "content": "Summarise"},
+    ])
+    assert resp.status == "completed"
+    body = emulator.runtime_requests()[0]["body"]
+    assert "toolConfig" not in body
+    assert "a.txt" in json.dumps(body["messages"])
+
+
+def test_stateless_gateway_refuses_previous_response_id(client, emulator):
+    with pytest.raises(openai.BadRequestError) as e:
+        client.responses.create(model=HAIKU, input="hi", previous_response_id="resp_123")
+    assert "stateless" in str(e.value)
+    assert e.value.body["param"] == "previous_response_id"
+    assert emulator.runtime_requests() == []
+
+
+def test_errors_before_and_during_the_stream(client, gateway):
+    with pytest.raises(openai.RateLimitError):
+        client.responses.create(model=HAIKU, input="[[scenario:throttle]] hi", stream=True)
+    with client.responses.stream(model=HAIKU, input="[[scenario:stream_error]] hi") as s:
+        events = list(s)
+    kinds = [e.type for e in events]
+    assert kinds[0] == "response.created"
+    assert kinds[-1] == "response.failed" and "response.completed" not in kinds
+    assert events[-1].response.status == "failed"
+    assert "streaming" in events[-1].response.error.message
+    status, content_type, text = post(gateway, "/api/v1/responses",
+                                      {"model": HAIKU, "input": "[[scenario:stream_error]] x", "stream": True})
+    assert status == 200 and content_type == "text/event-stream"
+    last = text.strip().split("\n\n")[-1]
+    assert last.startswith("event: response.failed\n")
+    failed = json.loads(last.split("data: ", 1)[1])
+    assert failed["response"]["status"] == "failed"
+    assert "streaming" in failed["response"]["error"]["message"]
+
+
+def test_api_prefix_and_non_stream_json(gateway):
+    status, content_type, text = post(gateway, "/api/v1/responses", {"model": HAIKU, "input": "hi"})
+    assert status == 200 and content_type == "application/json"
+    body = json.loads(text)
+    assert body["output"][0]["content"][0]["text"] == "Echo: hi"
