@@ -48,6 +48,8 @@ impl std::fmt::Debug for UpstreamAuth {
 pub struct ClientKey {
     pub name: String,
     pub key: String,
+    /// Models this key may use (ids or aliases); empty means every allowed model.
+    pub models: Vec<String>,
 }
 
 impl std::fmt::Debug for ClientKey {
@@ -71,6 +73,17 @@ pub struct Config {
     pub model_aliases: BTreeMap<String, String>,
     /// Models advertised by `/v1/models`.
     pub models: Vec<String>,
+    /// When not empty, the only models any key may use (ids or aliases).
+    pub allowed_models: Vec<String>,
+    /// Where `/v1/models` comes from: the Bedrock control plane or `models`.
+    pub models_source: ModelsSource,
+    /// How long a model list fetched from Bedrock is served before it is fetched again.
+    pub models_cache: std::time::Duration,
+    /// Host (and port) of the Bedrock control plane: the `:authority` we sign for.
+    pub control_plane_host: String,
+    /// Envoy clusters the filter calls itself (model list; one call per embedding input).
+    pub control_plane_cluster: String,
+    pub runtime_cluster: String,
     /// Insert cachePoint blocks for models that support prompt caching.
     pub prompt_caching: bool,
     /// Send Anthropic's interleaved-thinking beta when Claude 4+ thinks.
@@ -95,16 +108,40 @@ struct RawConfig {
     max_request_bytes: Option<usize>,
     model_aliases: Option<BTreeMap<String, String>>,
     models: Option<Vec<String>>,
+    allowed_models: Option<Vec<String>>,
+    /// `bedrock` (live list) or `static` (the `models` field).
+    models_source: Option<String>,
+    models_cache_seconds: Option<u64>,
+    /// Full URL of the Bedrock control plane, e.g. `https://bedrock.us-east-1.amazonaws.com`.
+    control_plane_url: Option<String>,
+    control_plane_cluster: Option<String>,
+    runtime_cluster: Option<String>,
     prompt_caching: Option<bool>,
     interleaved_thinking: Option<bool>,
 }
+
+/// Where the model list comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelsSource {
+    /// ListFoundationModels + ListInferenceProfiles, cached per VM.
+    Bedrock,
+    /// The configured `models` (and aliases) only.
+    Static,
+}
+
+pub const DEFAULT_MODELS_CACHE_SECONDS: u64 = 300;
 
 /// A key is either a plain string or `{"name": ..., "key": ...}`.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum RawKey {
     Plain(String),
-    Named { name: String, key: String },
+    Named {
+        name: String,
+        key: String,
+        #[serde(default)]
+        models: Vec<String>,
+    },
 }
 
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
@@ -191,11 +228,11 @@ impl Config {
         match raw.api_keys {
             Some(keys) => {
                 for (i, key) in keys.into_iter().enumerate() {
-                    let (name, key) = match key {
-                        RawKey::Plain(key) => (format!("key{}", i.saturating_add(1)), key),
-                        RawKey::Named { name, key } => (name, key),
+                    let (name, key, models) = match key {
+                        RawKey::Plain(key) => (format!("key{}", i.saturating_add(1)), key, Vec::new()),
+                        RawKey::Named { name, key, models } => (name, key, models),
                     };
-                    client_keys.push(ClientKey { name, key });
+                    client_keys.push(ClientKey { name, key, models });
                 }
             }
             None => {
@@ -206,6 +243,7 @@ impl Config {
                         client_keys.push(ClientKey {
                             name,
                             key: key.to_string(),
+                            models: Vec::new(),
                         });
                     }
                 }
@@ -239,6 +277,34 @@ impl Config {
                 "model_aliases: empty alias or model id for {alias:?}"
             ));
         }
+        let control_plane_host =
+            match non_empty(raw.control_plane_url).or_else(|| get("AWS_ENDPOINT_URL_BEDROCK")) {
+                Some(url) => host_of_url(&url).map_err(|e| format!("control_plane_url: {e}"))?,
+                None => format!("bedrock.{region}.amazonaws.com"),
+            };
+        let models = raw.models.unwrap_or_default();
+        let models_source = match non_empty(raw.models_source).as_deref() {
+            Some("bedrock") => ModelsSource::Bedrock,
+            Some("static") => ModelsSource::Static,
+            None if models.is_empty() => ModelsSource::Bedrock,
+            None => ModelsSource::Static,
+            Some(other) => {
+                return Err(format!(
+                    "models_source: unknown source {other:?} (expected bedrock or static)"
+                ))
+            }
+        };
+        let cluster = |raw: Option<String>, var: &str, default: &str| {
+            non_empty(raw)
+                .or_else(|| get(var))
+                .unwrap_or_else(|| default.to_string())
+        };
+        let control_plane_cluster = cluster(
+            raw.control_plane_cluster,
+            "BEDROCK_CONTROL_PLANE_CLUSTER",
+            "bedrock_control_plane",
+        );
+        let runtime_cluster = cluster(raw.runtime_cluster, "BEDROCK_RUNTIME_CLUSTER", "bedrock");
         Ok(Config {
             region,
             runtime_host,
@@ -247,7 +313,16 @@ impl Config {
             client_auth,
             max_request_bytes,
             model_aliases,
-            models: raw.models.unwrap_or_default(),
+            models,
+            allowed_models: raw.allowed_models.unwrap_or_default(),
+            models_source,
+            models_cache: std::time::Duration::from_secs(
+                raw.models_cache_seconds
+                    .unwrap_or(DEFAULT_MODELS_CACHE_SECONDS),
+            ),
+            control_plane_host,
+            control_plane_cluster,
+            runtime_cluster,
             prompt_caching: raw
                 .prompt_caching
                 .or_else(|| get("ENABLE_PROMPT_CACHING").map(|v| v == "true" || v == "1"))
@@ -284,6 +359,19 @@ impl Config {
         found
             .map(Some)
             .ok_or_else(|| ApiError::unauthorized("Incorrect API key provided."))
+    }
+
+    /// Whether the key named `key_name` may use Bedrock model `model_id`. Allow-lists may
+    /// name aliases or ids; both the global list and the key's own list must admit the model.
+    pub fn model_allowed(&self, key_name: Option<&str>, model_id: &str) -> bool {
+        let admits = |list: &[String]| {
+            list.is_empty() || list.iter().any(|m| self.resolve_model(m) == model_id)
+        };
+        let key_models = key_name
+            .and_then(|name| self.client_keys.iter().find(|k| k.name == name))
+            .map(|k| k.models.as_slice())
+            .unwrap_or(&[]);
+        admits(&self.allowed_models) && admits(key_models)
     }
 
     /// The Bedrock model id for a requested name (aliases resolved).
@@ -377,6 +465,19 @@ mod tests {
             !shown.contains("topsecret") && !shown.contains("clientkey"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn allow_lists_admit_aliases_and_ids_per_key() {
+        let json = br#"{"upstream_auth":"envoy","allowed_models":["haiku","m2","m3"],
+            "model_aliases":{"haiku":"anthropic.h"},
+            "api_keys":[{"name":"a","key":"ka","models":["m2"]},"kb"]}"#;
+        let c = Config::load(json, &|_| None).unwrap();
+        assert!(c.model_allowed(Some("key2"), "anthropic.h"));
+        assert!(c.model_allowed(Some("key2"), "m3"));
+        assert!(!c.model_allowed(Some("key2"), "other"));
+        assert!(c.model_allowed(Some("a"), "m2"));
+        assert!(!c.model_allowed(Some("a"), "m3"));
     }
 
     #[test]

@@ -6,7 +6,11 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::router::{self, Endpoint};
 use crate::sign::{self, SignInput};
-use crate::translate::models;
+use crate::calls::{CallResponse, CallStep};
+use crate::translate::embeddings::EmbeddingsJob;
+use crate::translate::models::{ModelCache, ModelsJob, ModelsRequest};
+use crate::bedrock::converse::Usage;
+use crate::observability::{Outcome, Summary};
 use crate::translate::response::bedrock_error;
 use crate::translate::{chat, responses, Reply, RequestContext};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -56,6 +60,8 @@ pub enum HeadersAction {
     Reply(LocalReply),
     /// Hold the headers until the whole body has arrived.
     AwaitBody,
+    /// The gateway answers itself after calls of its own: the shell calls `start_calls`.
+    StartCalls,
 }
 
 /// What to do with the response headers.
@@ -76,6 +82,15 @@ pub enum BodyAction {
     Pass,
 }
 
+/// An endpoint the filter answers from its own calls, before and while they run.
+enum LocalJob {
+    Models(ModelsRequest),
+    ModelsFetch(ModelsJob),
+    /// Waiting for the embeddings request body.
+    EmbeddingsBody,
+    Embeddings(Box<EmbeddingsJob>),
+}
+
 enum State {
     Start,
     /// Headers checked; waiting for the whole request body.
@@ -86,6 +101,8 @@ enum State {
     },
     /// Request sent; the reply translator waits for Bedrock's answer.
     Sent(Reply),
+    /// Answered by the filter's own calls (model list, embeddings); nothing is routed.
+    Local(LocalJob),
     /// Bedrock answered with an error: collect its body, then rewrite it.
     UpstreamError {
         status: u16,
@@ -99,6 +116,12 @@ pub struct Exchange {
     /// Name of the client key that authenticated, for logs and stats.
     pub key_name: Option<String>,
     pub model: Option<String>,
+    /// Status the client gets, and how the request ended (for stats and access logs).
+    status: u16,
+    outcome: Outcome,
+    error_code: Option<String>,
+    usage: Option<Usage>,
+    stream: bool,
 }
 
 impl Default for Exchange {
@@ -107,8 +130,22 @@ impl Default for Exchange {
             state: State::Start,
             key_name: None,
             model: None,
+            status: 0,
+            outcome: Outcome::Rejected,
+            error_code: None,
+            usage: None,
+            stream: false,
         }
     }
+}
+
+/// Usage from any Converse / ConverseStream-shaped JSON answer.
+fn usage_of(body: &[u8]) -> Option<Usage> {
+    #[derive(serde::Deserialize)]
+    struct WithUsage {
+        usage: Usage,
+    }
+    serde_json::from_slice::<WithUsage>(body).ok().map(|w| w.usage)
 }
 
 /// Client headers that must not reach Bedrock: its credentials, anything that would change
@@ -164,20 +201,19 @@ impl Exchange {
         }
         match endpoint {
             Endpoint::Models => {
-                self.state = State::Done;
-                HeadersAction::Reply(LocalReply::json(
-                    200,
-                    models::list(config).to_string().into_bytes(),
-                ))
+                self.state = State::Local(LocalJob::Models(ModelsRequest::List));
+                HeadersAction::StartCalls
             }
             Endpoint::Model(id) => {
-                self.state = State::Done;
-                match models::get(config, &id) {
-                    Ok(v) => {
-                        HeadersAction::Reply(LocalReply::json(200, v.to_string().into_bytes()))
-                    }
-                    Err(e) => HeadersAction::Reply(LocalReply::error(&e)),
-                }
+                self.state = State::Local(LocalJob::Models(ModelsRequest::Get(id)));
+                HeadersAction::StartCalls
+            }
+            Endpoint::Embeddings if end_of_stream => self.fail(&ApiError::bad_request(
+                "Request body is empty; send a JSON request.",
+            )),
+            Endpoint::Embeddings => {
+                self.state = State::Local(LocalJob::EmbeddingsBody);
+                HeadersAction::AwaitBody
             }
             Endpoint::ChatCompletions | Endpoint::Responses if end_of_stream => self.fail(
                 &ApiError::bad_request("Request body is empty; send a JSON request."),
@@ -195,19 +231,121 @@ impl Exchange {
     }
 
     fn fail(&mut self, e: &ApiError) -> HeadersAction {
+        HeadersAction::Reply(self.refuse(e))
+    }
+
+    /// A local error reply; nothing goes upstream.
+    fn refuse(&mut self, e: &ApiError) -> LocalReply {
         self.state = State::Done;
-        HeadersAction::Reply(LocalReply::error(e))
+        self.status = e.status;
+        self.outcome = Outcome::Rejected;
+        LocalReply::error(e)
+    }
+
+    /// How the request ended, for stats and access logs.
+    pub fn summary(&self) -> Summary {
+        let stream_failed = matches!(&self.state, State::Sent(Reply::Stream(s)) if s.failed());
+        let usage = match &self.state {
+            State::Sent(Reply::Stream(s)) => s.usage().cloned(),
+            _ => self.usage.clone(),
+        };
+        Summary {
+            status: self.status,
+            outcome: if stream_failed { Outcome::StreamError } else { self.outcome },
+            model: self.model.clone(),
+            key_name: self.key_name.clone(),
+            error_code: self.error_code.clone(),
+            usage,
+            stream: self.stream,
+        }
     }
 
     /// True while the request body is still wanted.
     pub fn wants_request_body(&self) -> bool {
-        matches!(self.state, State::Pending { .. })
+        matches!(
+            self.state,
+            State::Pending { .. } | State::Local(LocalJob::EmbeddingsBody)
+        )
+    }
+
+    /// True when the complete body goes to `start_calls` instead of `on_request_body`.
+    pub fn answers_with_calls(&self) -> bool {
+        matches!(self.state, State::Local(_))
+    }
+
+    /// Starts an endpoint the filter answers with calls of its own (`body` empty for GET).
+    pub fn start_calls(
+        &mut self,
+        config: &Config,
+        body: &[u8],
+        now: SystemTime,
+        models: &mut ModelCache,
+    ) -> CallStep {
+        let State::Local(job) = std::mem::replace(&mut self.state, State::Done) else {
+            return self.end_calls(CallStep::error(&ApiError::internal(
+                "calls started in an unexpected state",
+            )));
+        };
+        if body.len() > config.max_request_bytes {
+            return self.end_calls(CallStep::error(&too_large(config)));
+        }
+        let (job, step) = match job {
+            LocalJob::Models(request) => {
+                let (job, step) = ModelsJob::start(config, request, models, now);
+                (job.map(LocalJob::ModelsFetch), step)
+            }
+            LocalJob::EmbeddingsBody => {
+                let (job, step) = EmbeddingsJob::start(config, body, now);
+                if let Some(job) = &job {
+                    self.model = Some(job.model_id().to_string());
+                }
+                (job.map(|j| LocalJob::Embeddings(Box::new(j))), step)
+            }
+            other => (Some(other), CallStep::Wait),
+        };
+        if let Some(job) = job {
+            self.state = State::Local(job);
+        }
+        self.end_calls(step)
+    }
+
+    /// One of the filter's own calls answered (status 0: it failed or timed out).
+    pub fn on_call_response(
+        &mut self,
+        config: &Config,
+        key: usize,
+        response: CallResponse,
+        now: SystemTime,
+        models: &mut ModelCache,
+    ) -> CallStep {
+        let step = match &mut self.state {
+            State::Local(LocalJob::ModelsFetch(job)) => {
+                job.on_response(config, key, response, models, now)
+            }
+            State::Local(LocalJob::Embeddings(job)) => job.on_response(config, key, response, now),
+            _ => CallStep::Wait,
+        };
+        self.end_calls(step)
+    }
+
+    /// Records a final reply for stats; the exchange is done then.
+    fn end_calls(&mut self, step: CallStep) -> CallStep {
+        if let CallStep::Reply(reply) = &step {
+            let called = matches!(self.state, State::Local(_));
+            self.outcome = match reply.status {
+                s if s < 400 => Outcome::Success,
+                _ if called => Outcome::UpstreamError,
+                _ => Outcome::Rejected,
+            };
+            self.status = reply.status;
+            self.state = State::Done;
+        }
+        step
     }
 
     /// The body grew past the configured limit: answer 413 and forward nothing.
     pub fn reject_oversized(&mut self, config: &Config) -> LocalReply {
-        self.state = State::Done;
-        LocalReply::error(&too_large(config))
+        self.refuse(&too_large(config))
     }
 
     /// Called once with the complete request body.
@@ -223,12 +361,12 @@ impl Exchange {
             drop_headers,
         } = std::mem::replace(&mut self.state, State::Done)
         else {
-            return Err(LocalReply::error(&ApiError::internal(
+            return Err(self.refuse(&ApiError::internal(
                 "request body arrived in an unexpected state",
             )));
         };
         if body.len() > config.max_request_bytes {
-            return Err(LocalReply::error(&too_large(config)));
+            return Err(self.refuse(&too_large(config)));
         }
         let fallback_id;
         let request_id = if request_id.is_empty() {
@@ -247,11 +385,24 @@ impl Exchange {
             Endpoint::ChatCompletions => chat::translate(body, &ctx),
             Endpoint::Responses => responses::translate(body, &ctx),
             _ => Err(ApiError::internal("this endpoint takes no request body")),
+        };
+        let translated = match translated {
+            Ok(t) => t,
+            Err(e) => return Err(self.refuse(&e)),
+        };
+        if !config.model_allowed(self.key_name.as_deref(), &translated.model_id) {
+            let e = ApiError::new(
+                403,
+                "permission_error",
+                format!("The model '{}' is not allowed for this API key.", translated.model_id),
+            )
+            .with_param("model")
+            .with_code("model_not_allowed");
+            return Err(self.refuse(&e));
         }
-        .map_err(|e| LocalReply::error(&e))?;
 
         let content_type = "application/json";
-        let auth_headers = sign::authorize(
+        let signed = sign::authorize(
             &config.upstream_auth,
             &SignInput {
                 method: "POST",
@@ -264,7 +415,11 @@ impl Exchange {
                 now,
             },
         )
-        .map_err(|e| LocalReply::error(&e))?;
+        ;
+        let auth_headers = match signed {
+            Ok(h) => h,
+            Err(e) => return Err(self.refuse(&e)),
+        };
         let accept = match translated.reply {
             Reply::Stream(_) => "application/vnd.amazon.eventstream",
             Reply::Json(_) => "application/json",
@@ -286,6 +441,7 @@ impl Exchange {
             .filter(|n| !set_headers.iter().any(|(s, _)| s == n))
             .collect();
         self.model = Some(translated.model_id);
+        self.stream = matches!(translated.reply, Reply::Stream(_));
         self.state = State::Sent(translated.reply);
         Ok(UpstreamRequest {
             set_headers,
@@ -305,6 +461,9 @@ impl Exchange {
         if status != 200 {
             // Status follows the error type (Bedrock sends throttling as 400 sometimes).
             let mapped = ApiError::from_bedrock(status, error_type.unwrap_or(""), "");
+            self.status = mapped.status;
+            self.outcome = Outcome::UpstreamError;
+            self.error_code = mapped.code.clone();
             self.state = State::UpstreamError {
                 status,
                 error_type: error_type.map(str::to_string),
@@ -315,6 +474,8 @@ impl Exchange {
                 remove_headers: vec!["content-length".into()],
             };
         }
+        self.status = 200;
+        self.outcome = Outcome::Success;
         let set_headers = match reply {
             Reply::Stream(_) => vec![
                 ("content-type".into(), "text/event-stream".into()),
@@ -343,6 +504,7 @@ impl Exchange {
                 BodyAction::Buffer
             }
             State::Sent(Reply::Json(reply)) => {
+                self.usage = usage_of(body);
                 let out = reply.translate(body).unwrap_or_else(|e| e.to_body());
                 self.state = State::Done;
                 BodyAction::Replace(out)
@@ -352,7 +514,9 @@ impl Exchange {
                 self.state = State::Done;
                 BodyAction::Replace(e.to_body())
             }
-            State::Start | State::Pending { .. } | State::Done => BodyAction::Pass,
+            State::Start | State::Pending { .. } | State::Local(_) | State::Done => {
+                BodyAction::Pass
+            }
         }
     }
 

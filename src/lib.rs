@@ -13,10 +13,12 @@
 )]
 
 pub mod bedrock;
+pub mod calls;
 pub mod config;
 pub mod error;
 pub mod eventstream;
 pub mod exchange;
+pub mod observability;
 pub mod openai;
 pub mod router;
 pub mod sign;

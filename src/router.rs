@@ -7,6 +7,7 @@ pub enum Endpoint {
     ChatCompletions,
     /// The Responses API (`POST /v1/responses`), stateless.
     Responses,
+    Embeddings,
     Models,
     Model(String),
     Health,
@@ -43,6 +44,7 @@ pub fn route(method: &str, path: &str) -> Result<Endpoint, ApiError> {
     let (endpoint, allowed) = match rest {
         "chat/completions" => (Endpoint::ChatCompletions, "POST"),
         "responses" => (Endpoint::Responses, "POST"),
+        "embeddings" => (Endpoint::Embeddings, "POST"),
         "models" => (Endpoint::Models, "GET"),
         _ => match rest.strip_prefix("models/") {
             Some(id) if !id.is_empty() => {
@@ -85,6 +87,11 @@ mod tests {
         assert_eq!(route("POST", "/v1/responses"), Ok(Endpoint::Responses));
         assert_eq!(route("POST", "/api/v1/responses/"), Ok(Endpoint::Responses));
         assert_eq!(route("GET", "/v1/responses").unwrap_err().status, 405);
+        assert_eq!(
+            route("POST", "/api/v1/embeddings"),
+            Ok(Endpoint::Embeddings)
+        );
+        assert_eq!(route("GET", "/v1/embeddings").unwrap_err().status, 405);
         assert_eq!(
             route(
                 "GET",

@@ -1,7 +1,7 @@
 //! Host calls that report failure instead of panicking. The SDK's setters panic on any
 //! non-OK status (e.g. editing headers Envoy already sent), and a panic kills the Wasm VM.
 
-use proxy_wasm::types::{BufferType, MapType, Status};
+use proxy_wasm::types::{BufferType, MapType, MetricType, Status};
 
 #[link(wasm_import_module = "env")]
 extern "C" {
@@ -23,6 +23,19 @@ extern "C" {
         size: usize,
         buffer_data: *const u8,
         buffer_size: usize,
+    ) -> Status;
+    fn proxy_define_metric(
+        metric_type: MetricType,
+        name_data: *const u8,
+        name_size: usize,
+        return_id: *mut u32,
+    ) -> Status;
+    fn proxy_increment_metric(metric_id: u32, offset: i64) -> Status;
+    fn proxy_set_property(
+        path_data: *const u8,
+        path_size: usize,
+        value_data: *const u8,
+        value_size: usize,
     ) -> Status;
     fn proxy_send_local_response(
         status_code: u32,
@@ -100,4 +113,28 @@ pub fn send_reply(status: u16, headers: &[(String, String)], body: &[u8]) -> boo
         )
     };
     check(status, "send_local_response")
+}
+
+/// Defines a counter (Envoy prefixes `wasmcustom.`); None when the host refuses.
+pub fn define_counter(name: &str) -> Option<u32> {
+    let mut id: u32 = 0;
+    // SAFETY: as above; `id` outlives the call.
+    let status =
+        unsafe { proxy_define_metric(MetricType::Counter, name.as_ptr(), name.len(), &mut id) };
+    check(status, "define_metric").then_some(id)
+}
+
+pub fn increment_counter(id: u32, by: u64) -> bool {
+    let by = i64::try_from(by).unwrap_or(i64::MAX);
+    // SAFETY: plain values only.
+    let status = unsafe { proxy_increment_metric(id, by) };
+    check(status, "increment_metric")
+}
+
+/// Sets filter state `wasm.<name>` for this stream (one-segment property path).
+pub fn set_filter_state(name: &str, value: &str) -> bool {
+    // SAFETY: as above.
+    let status =
+        unsafe { proxy_set_property(name.as_ptr(), name.len(), value.as_ptr(), value.len()) };
+    check(status, "set_property")
 }

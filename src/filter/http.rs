@@ -1,6 +1,11 @@
 //! HTTP context: hands each callback's headers and bytes to the exchange and applies its answer.
 
+use super::calls::OwnCalls;
 use super::host;
+use crate::translate::models::ModelCache;
+use super::metrics::Metrics;
+use crate::observability;
+use std::cell::RefCell;
 use crate::config::Config;
 use crate::exchange::{BodyAction, Exchange, HeadersAction, LocalReply, RequestHead};
 use proxy_wasm::traits::{Context, HttpContext};
@@ -9,16 +14,35 @@ use std::rc::Rc;
 
 pub struct Http {
     config: Rc<Config>,
+    metrics: Rc<RefCell<Metrics>>,
     exchange: Exchange,
     replied: bool,
+    /// The filter's own upstream calls (model list, embeddings).
+    calls: OwnCalls,
 }
 
 impl Http {
-    pub fn new(config: Rc<Config>) -> Self {
+    pub fn new(config: Rc<Config>, metrics: Rc<RefCell<Metrics>>) -> Self {
         Http {
             config,
+            metrics,
             exchange: Exchange::default(),
             replied: false,
+            calls: OwnCalls::default(),
+        }
+    }
+
+    /// Shares the VM's model-list cache with this request.
+    pub fn with_model_cache(mut self, models: Rc<RefCell<ModelCache>>) -> Self {
+        self.calls = OwnCalls::new(models);
+        self
+    }
+
+    /// The filter answers itself from calls it makes; the request is never routed.
+    fn start_calls(&mut self, body: &[u8]) -> Action {
+        match self.calls.start(&mut self.exchange, &self.config, body) {
+            Some(reply) => self.reply(&reply),
+            None => Action::Pause,
         }
     }
 
@@ -29,7 +53,25 @@ impl Http {
     }
 }
 
-impl Context for Http {}
+impl Context for Http {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
+        if self.replied {
+            return;
+        }
+        let answer =
+            self.calls
+                .on_response(&mut self.exchange, &self.config, token, num_headers, body_size);
+        if let Some(reply) = answer {
+            self.reply(&reply);
+        }
+    }
+}
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _count: usize, end_of_stream: bool) -> Action {
@@ -54,6 +96,7 @@ impl HttpContext for Http {
             HeadersAction::Reply(reply) => self.reply(&reply),
             // Needs allow_on_headers_stop_iteration so that Envoy still delivers the body.
             HeadersAction::AwaitBody => Action::Pause,
+            HeadersAction::StartCalls => self.start_calls(&[]),
         }
     }
 
@@ -69,6 +112,9 @@ impl HttpContext for Http {
             return Action::Pause;
         }
         let body = self.get_http_request_body(0, size).unwrap_or_default();
+        if self.exchange.answers_with_calls() {
+            return self.start_calls(&body);
+        }
         let now = self.get_current_time();
         match self.exchange.on_request_body(&self.config, &body, now) {
             Ok(upstream) => {
@@ -125,6 +171,16 @@ impl HttpContext for Http {
                 Action::Continue
             }
             BodyAction::Pass => Action::Continue,
+        }
+    }
+
+    fn on_log(&mut self) {
+        let summary = self.exchange.summary();
+        for (name, value) in observability::filter_state(&summary) {
+            host::set_filter_state(name, &value);
+        }
+        if let Ok(mut metrics) = self.metrics.try_borrow_mut() {
+            metrics.record(&summary);
         }
     }
 }

@@ -1,8 +1,10 @@
 //! The proxy-wasm shell: the only code that talks to Envoy. It moves headers and bytes between
 //! Envoy and `crate::exchange`, and holds no translation logic.
 
+mod calls;
 mod host;
 mod http;
+mod metrics;
 mod root;
 
 proxy_wasm::main! {{

@@ -1,7 +1,10 @@
 //! Root context: reads and validates the plugin configuration once per VM.
 
 use super::http::Http;
+use super::metrics::Metrics;
+use std::cell::RefCell;
 use crate::config::Config;
+use crate::translate::models::ModelCache;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 use std::rc::Rc;
@@ -9,6 +12,9 @@ use std::rc::Rc;
 #[derive(Default)]
 pub struct Root {
     config: Option<Rc<Config>>,
+    metrics: Rc<RefCell<Metrics>>,
+    /// The model list fetched from Bedrock, shared by this VM's requests.
+    models: Rc<RefCell<ModelCache>>,
 }
 
 impl Context for Root {}
@@ -40,7 +46,8 @@ impl RootContext for Root {
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         let config = self.config.clone()?;
-        Some(Box::new(Http::new(config)))
+        let http = Http::new(config, self.metrics.clone()).with_model_cache(self.models.clone());
+        Some(Box::new(http))
     }
 
     fn get_type(&self) -> Option<ContextType> {

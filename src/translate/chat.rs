@@ -50,4 +50,7 @@ impl StreamReply for ChatStream {
     fn usage(&self) -> Option<&Usage> {
         ChatStream::usage(self)
     }
+    fn failed(&self) -> bool {
+        self.error().is_some()
+    }
 }

@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod conversation;
+pub mod embeddings;
 pub mod model;
 pub mod models;
 pub mod request;
@@ -62,6 +63,10 @@ pub trait StreamReply {
     /// Upstream broke off: an error event unless the stream already ended.
     fn abort(&mut self, reason: &str) -> Vec<u8>;
     fn usage(&self) -> Option<&Usage>;
+    /// True once the stream ended with an error event.
+    fn failed(&self) -> bool {
+        false
+    }
 }
 
 /// OpenAI `finish_reason` for a Bedrock `stopReason`.

@@ -1,0 +1,160 @@
+//! The filter's own upstream calls (`dispatch_http_call`): dispatches what the exchange asks
+//! for and feeds each answer back, until the exchange has the client's reply.
+
+use crate::calls::{CallResponse, CallStep};
+use crate::config::Config;
+use crate::exchange::{Exchange, LocalReply};
+use crate::translate::models::ModelCache;
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::{BufferType, MapType};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+#[derive(Default)]
+pub struct OwnCalls {
+    /// Shared by every HTTP context of the VM (set by the root context).
+    models: Rc<RefCell<ModelCache>>,
+    /// Envoy's token → the exchange's call key.
+    pending: BTreeMap<u32, usize>,
+}
+
+fn now() -> SystemTime {
+    hostcalls::get_current_time().unwrap_or(UNIX_EPOCH)
+}
+
+impl OwnCalls {
+    pub fn new(models: Rc<RefCell<ModelCache>>) -> Self {
+        OwnCalls {
+            models,
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// Starts the exchange's calls; `Some` when it can answer right away.
+    pub fn start(
+        &mut self,
+        exchange: &mut Exchange,
+        config: &Config,
+        body: &[u8],
+    ) -> Option<LocalReply> {
+        let step = match self.models.try_borrow_mut() {
+            Ok(mut models) => exchange.start_calls(config, body, now(), &mut models),
+            Err(_) => exchange.start_calls(config, body, now(), &mut ModelCache::default()),
+        };
+        self.run(exchange, config, step)
+    }
+
+    /// Envoy delivered a call's answer; `num_headers` 0 means the call failed.
+    pub fn on_response(
+        &mut self,
+        exchange: &mut Exchange,
+        config: &Config,
+        token: u32,
+        num_headers: usize,
+        body_size: usize,
+    ) -> Option<LocalReply> {
+        let key = self.pending.remove(&token)?;
+        let response = if num_headers == 0 {
+            CallResponse::failed("no answer: connection failed, reset or timed out")
+        } else {
+            let headers = hostcalls::get_map(MapType::HttpCallResponseHeaders).unwrap_or_default();
+            let status = headers
+                .iter()
+                .find(|(n, _)| n == ":status")
+                .and_then(|(_, v)| v.parse::<u16>().ok())
+                .unwrap_or(502);
+            let body = if body_size > 0 {
+                hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            CallResponse {
+                status,
+                headers,
+                body,
+            }
+        };
+        let step = self.feed(exchange, config, key, response);
+        self.run(exchange, config, step)
+    }
+
+    fn feed(
+        &mut self,
+        exchange: &mut Exchange,
+        config: &Config,
+        key: usize,
+        response: CallResponse,
+    ) -> CallStep {
+        match self.models.try_borrow_mut() {
+            Ok(mut models) => exchange.on_call_response(config, key, response, now(), &mut models),
+            Err(_) => {
+                exchange.on_call_response(config, key, response, now(), &mut ModelCache::default())
+            }
+        }
+    }
+
+    /// Dispatches until the exchange waits or answers. A call Envoy refuses to dispatch
+    /// (unknown cluster, bad headers) is fed back as a failed answer.
+    fn run(
+        &mut self,
+        exchange: &mut Exchange,
+        config: &Config,
+        step: CallStep,
+    ) -> Option<LocalReply> {
+        let mut steps = VecDeque::from([step]);
+        while let Some(step) = steps.pop_front() {
+            match step {
+                CallStep::Reply(reply) => {
+                    self.pending.clear();
+                    return Some(reply);
+                }
+                CallStep::Wait => {}
+                CallStep::Dispatch(calls) => {
+                    for call in calls {
+                        let headers: Vec<(&str, &str)> = call
+                            .headers
+                            .iter()
+                            .map(|(n, v)| (n.as_str(), v.as_str()))
+                            .collect();
+                        let body = (!call.body.is_empty()).then_some(call.body.as_slice());
+                        match hostcalls::dispatch_http_call(
+                            &call.cluster,
+                            headers,
+                            body,
+                            Vec::new(),
+                            call.timeout,
+                        ) {
+                            Ok(token) => {
+                                self.pending.insert(token, call.key);
+                            }
+                            Err(status) => {
+                                log::warn!(
+                                    "dispatch to cluster {} failed: {status:?}",
+                                    call.cluster
+                                );
+                                let reason = format!(
+                                    "Envoy could not call cluster '{}' ({status:?}); is it configured?",
+                                    call.cluster
+                                );
+                                let failed = CallResponse::failed(&reason);
+                                steps.push_back(self.feed(exchange, config, call.key, failed));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if self.pending.is_empty() {
+            // Nothing in flight and no answer: never leave the client hanging.
+            let e =
+                crate::error::ApiError::internal("the gateway's own calls ended without an answer");
+            return Some(LocalReply::error(&e));
+        }
+        None
+    }
+}
