@@ -122,3 +122,21 @@ def test_bad_plugin_config_stops_the_filter_with_a_clear_log_line(fresh_emulator
     line = next(l for l in str(failed.value).splitlines() if "invalid configuration" in l)
     assert field in line.split("invalid configuration", 1)[1], line
     assert "Unable to create Wasm plugin" in str(failed.value)
+
+
+def test_model_allow_lists_globally_and_per_key(fresh_emulator, tmp_path):
+    config = {"api_keys": [{"name": "narrow", "key": "key-n", "models": ["claude-haiku"]}, "key-wide"],
+              "model_aliases": {"claude-haiku": HAIKU},
+              "allowed_models": ["claude-haiku", "amazon.nova-lite-v1:0"]}
+    gw = Gateway(gateway_env(fresh_emulator, API_KEY=None, PLUGIN_CONFIG_FILE=write_config(tmp_path, config)))
+    try:
+        wide, narrow = gw.client(api_key="key-wide"), gw.client(api_key="key-n")
+        assert wide.chat.completions.create(model="amazon.nova-lite-v1:0", messages=HELLO).choices
+        assert narrow.chat.completions.create(model=HAIKU, messages=HELLO).choices, "ids match aliased entries"
+        for client, model in ((narrow, "amazon.nova-lite-v1:0"), (wide, "amazon.nova-pro-v1:0")):
+            with pytest.raises(openai.PermissionDeniedError) as err:
+                client.chat.completions.create(model=model, messages=HELLO)
+            assert err.value.body["code"] == "model_not_allowed"
+        assert len(fresh_emulator.runtime_requests()) == 2, "refused requests never reach Bedrock"
+    finally:
+        gw.close()
