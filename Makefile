@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 WASM := target/wasm32-wasip1/release/bedrock_access_filter.wasm
 WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
 
-.PHONY: run test build deps rust-deps py-deps node-deps lint unit wasm-test emulator-test e2e deploy-test oci clean
+.PHONY: run test build deps rust-deps py-deps node-deps codex-deps lint unit wasm-test emulator-test e2e deploy-test oci clean
 
 run: build py-deps
 	$(PY) envoy/gateway.py
@@ -17,7 +17,7 @@ build: rust-deps
 
 test: deps lint unit wasm-test build emulator-test e2e deploy-test
 
-deps: rust-deps py-deps node-deps
+deps: rust-deps py-deps node-deps codex-deps
 
 rust-deps:
 	@rustup target list --installed | grep -q wasm32-wasip1 || rustup target add wasm32-wasip1
@@ -42,6 +42,13 @@ tests/node/node_modules/.installed: tests/node/package.json
 
 node-deps: tests/node/node_modules/.installed
 
+# The Codex CLI for its end-to-end tests (the npm package ships Codex's native binary).
+tests/codex/node_modules/.installed: tests/codex/package.json
+	cd tests/codex && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+codex-deps: tests/codex/node_modules/.installed
+
 lint:
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --release --target wasm32-wasip1 --lib -- -D warnings
@@ -56,7 +63,7 @@ wasm-test:
 emulator-test: py-deps
 	$(PY) -m pytest -q tests/emulator
 
-e2e: build py-deps node-deps
+e2e: build py-deps node-deps codex-deps
 	$(PY) -m pytest -q tests/e2e
 
 # Deployment recipes (docker compose, Kubernetes, Istio, Envoy Gateway, OCI image) checked
@@ -72,4 +79,4 @@ oci: build
 
 clean:
 	cargo clean
-	rm -rf $(VENV) tests/node/node_modules
+	rm -rf $(VENV) tests/node/node_modules tests/codex/node_modules

@@ -16,7 +16,8 @@ are refused, as in AWS), EMULATOR_QUIET=1 (no per-request log lines).
 Scenarios (marker `[[scenario:NAME[:ARG]]]` in user text, see scenarios.py):
 echo, tool, parallel_tools, text_then_tool, reasoning, long:N, slow:MS,
 slow_first_byte:MS, stream_error, throttle_stream, throttle, error_500,
-unavailable, truncate, corrupt_crc, max_tokens, guardrail, usage_cache.
+unavailable, truncate, corrupt_crc, max_tokens, guardrail, usage_cache,
+shell:CMD (calls an agent's shell tool: exec_command or shell).
 
 Test hooks (no auth): GET /_emulator/health, GET /_emulator/requests,
 POST /_emulator/reset.

@@ -28,11 +28,12 @@ from aws_errors import AwsError, validation
 
 MARKER = re.compile(r"\[\[scenario:([A-Za-z0-9_]+)(?::([^\]]*))?\]\]")
 
-DEFAULT_ARGS = {"long": "2000", "slow": "1500", "slow_first_byte": "1500"}
+DEFAULT_ARGS = {"long": "2000", "slow": "1500", "slow_first_byte": "1500", "shell": "echo hi"}
 SCENARIOS = {
     "echo", "tool", "parallel_tools", "text_then_tool", "reasoning", "long", "slow",
     "slow_first_byte", "stream_error", "throttle_stream", "throttle", "error_500",
     "unavailable", "truncate", "corrupt_crc", "max_tokens", "guardrail", "usage_cache",
+    "shell",
 }
 _LONG_WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
                "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa")
@@ -181,6 +182,20 @@ def _tool_block(spec, seed, index):
         "name": spec["name"],
         "input": args_from_schema(spec["inputSchema"]["json"]),
     }}
+
+
+def _shell_call(tools, command, seed):
+    """A coding agent's shell tool called with `command`: Codex's `exec_command` ({"cmd"}) or
+    a `shell` tool taking an argv ({"command": [...]})."""
+    for spec in tools:
+        if spec["name"] == "exec_command":
+            args = {"cmd": command}
+        elif spec["name"] in ("shell", "local_shell"):
+            args = {"command": ["bash", "-lc", command]}
+        else:
+            continue
+        return {"toolUse": {"toolUseId": tool_use_id(seed, 0), "name": spec["name"], "input": args}}
+    raise validation("Scenario 'shell' needs an offered tool named exec_command or shell.")
 
 
 def _words(text):
@@ -335,6 +350,9 @@ def build_answer(body, model, model_id, cache: CacheStore, streaming: bool) -> A
             ans.blocks = [{"text": "Let me check that."}, _tool_block(tools[0], seed, 0)]
         else:
             ans.blocks = [_tool_block(tools[0], seed, 0)]
+        ans.stop_reason = "tool_use"
+    elif name == "shell" and not answered_tools:
+        ans.blocks = [_shell_call(tools, arg, seed)]
         ans.stop_reason = "tool_use"
     elif text_format and name == "echo":
         # Structured output: the answer is JSON text that fits the schema.
