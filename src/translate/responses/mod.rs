@@ -94,4 +94,7 @@ impl StreamReply for ResponsesStream {
     fn usage(&self) -> Option<&Usage> {
         ResponsesStream::usage(self)
     }
+    fn failed(&self) -> bool {
+        self.error().is_some()
+    }
 }
