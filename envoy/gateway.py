@@ -11,6 +11,7 @@ tests check is what users run. Environment (all optional):
   AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN / AWS_PROFILE
   AWS_BEARER_TOKEN_BEDROCK           a Bedrock API key instead of SigV4
   AWS_ENDPOINT_URL_BEDROCK_RUNTIME   Bedrock Runtime URL (http:// for an emulator)
+  AWS_ENDPOINT_URL_BEDROCK           Bedrock control-plane URL, for the live model list
   PLUGIN_CONFIG_FILE                 JSON plugin configuration (default: none, env only)
 
 With no credentials and no endpoint, the bundled Bedrock emulator is started instead.
@@ -100,6 +101,7 @@ def start_emulator(env, workdir):
                             env=emu_env, start_new_session=True)
     port = wait_for_file(port_file, proc)
     env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = f"http://127.0.0.1:{port}"
+    env["AWS_ENDPOINT_URL_BEDROCK"] = f"http://127.0.0.1:{port}"
     env["AWS_ACCESS_KEY_ID"] = DEMO_ACCESS_KEY
     env["AWS_SECRET_ACCESS_KEY"] = DEMO_SECRET_KEY
     env.pop("AWS_SESSION_TOKEN", None)
@@ -121,6 +123,13 @@ def render_vars(env, workdir):
     if url.scheme not in ("http", "https") or not url.hostname:
         raise SystemExit(f"AWS_ENDPOINT_URL_BEDROCK_RUNTIME must be an http(s) URL, got {endpoint!r}")
     tls = url.scheme == "https"
+    # The control plane (model list); an emulator serves both on one port.
+    cp_endpoint = env.get("AWS_ENDPOINT_URL_BEDROCK") or f"https://bedrock.{region}.amazonaws.com"
+    cp_url = urlsplit(cp_endpoint)
+    if cp_url.scheme not in ("http", "https") or not cp_url.hostname:
+        raise SystemExit(f"AWS_ENDPOINT_URL_BEDROCK must be an http(s) URL, got {cp_endpoint!r}")
+    cp_tls = cp_url.scheme == "https"
+    envoy_signed = "_envoy_signed" if env.get("UPSTREAM_AUTH") == "envoy" else ""
     plugin_config = "{}"
     if env.get("PLUGIN_CONFIG_FILE"):
         plugin_config = json.dumps(json.loads(Path(env["PLUGIN_CONFIG_FILE"]).read_text()))
@@ -135,6 +144,9 @@ def render_vars(env, workdir):
         "SIGNING_REGION": region,
         "BEDROCK_ADDRESS": url.hostname,
         "BEDROCK_PORT": str(url.port or (443 if tls else 80)),
+        "CONTROL_PLANE_CLUSTER": "bedrock_control_plane" + ("" if cp_tls else "_plain") + envoy_signed,
+        "CONTROL_PLANE_ADDRESS": cp_url.hostname,
+        "CONTROL_PLANE_PORT": str(cp_url.port or (443 if cp_tls else 80)),
         "CA_BUNDLE": env.get("CA_BUNDLE") or ca,
         # YAML single-quoted scalar: a quote is written twice.
         "PLUGIN_CONFIG": plugin_config.replace("'", "''"),

@@ -1,10 +1,18 @@
 #!/bin/sh
 # Prints an Envoy config template with every ${NAME} replaced by that environment variable.
 # POSIX sh + awk only, so it runs inside the official Envoy image too. Unset names are an error;
-# comment lines are left as they are.
+# comment lines are left as they are, except the @only-if / @end markers of optional blocks.
 set -eu
 template=${1:?usage: render.sh TEMPLATE}
 awk '
+# "# @only-if NAME ~ REGEX" ... "# @end": keep the lines between only when $NAME matches REGEX.
+/^[[:space:]]*# @only-if / {
+  name = $3; pattern = $5
+  if (!(name in ENVIRON)) { printf "render.sh: %s is not set\n", name > "/dev/stderr"; failed = 1; exit 1 }
+  skipping = (ENVIRON[name] !~ pattern); next
+}
+/^[[:space:]]*# @end/ { skipping = 0; next }
+skipping { next }
 /^[[:space:]]*#/ { print; next }
 {
   line = $0; out = ""
