@@ -19,7 +19,8 @@ impl Metrics {
                     self.ids.insert(name.clone(), *id);
                 }),
             };
-            if let Some(id) = id {
+            // Envoy refuses a zero increment; the counter still exists and reads 0.
+            if let (Some(id), true) = (id, by > 0) {
                 host::increment_counter(id, by);
             }
         }
