@@ -38,6 +38,18 @@ impl CallResponse {
         }
     }
 
+    /// Why Bedrock was never reached: no answer, or Envoy's own 503/504 (connect failure,
+    /// no healthy host, timeout), which carries plain text and no AWS request id.
+    pub fn unreachable(&self) -> Option<String> {
+        let from_envoy = matches!(self.status, 503 | 504)
+            && self.header("x-amzn-requestid").is_none()
+            && serde_json::from_slice::<serde_json::Value>(&self.body).is_err();
+        (self.status == 0 || from_envoy).then(|| {
+            let text = String::from_utf8_lossy(&self.body);
+            text.trim().chars().take(300).collect()
+        })
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -170,6 +182,26 @@ mod tests {
             .unwrap()
             .contains("/us-east-1/bedrock/aws4_request"));
         assert_eq!(get("content-length"), None);
+    }
+
+    #[test]
+    fn envoy_connect_failures_count_as_unreachable_but_bedrock_errors_do_not() {
+        assert!(CallResponse::failed("timeout").unreachable().is_some());
+        let envoy = CallResponse {
+            status: 503,
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body: b"upstream connect error or disconnect/reset before headers".to_vec(),
+        };
+        assert!(envoy
+            .unreachable()
+            .unwrap()
+            .starts_with("upstream connect error"));
+        let bedrock = CallResponse {
+            status: 503,
+            headers: vec![("x-amzn-RequestId".into(), "r1".into())],
+            body: br#"{"message":"ServiceUnavailable"}"#.to_vec(),
+        };
+        assert_eq!(bedrock.unreachable(), None);
     }
 
     #[test]

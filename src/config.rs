@@ -301,10 +301,10 @@ impl Config {
         };
         let control_plane_cluster = cluster(
             raw.control_plane_cluster,
-            "BEDROCK_CONTROL_PLANE_CLUSTER",
+            "CONTROL_PLANE_CLUSTER",
             "bedrock_control_plane",
         );
-        let runtime_cluster = cluster(raw.runtime_cluster, "BEDROCK_RUNTIME_CLUSTER", "bedrock");
+        let runtime_cluster = cluster(raw.runtime_cluster, "BEDROCK_CLUSTER", "bedrock");
         Ok(Config {
             region,
             runtime_host,

@@ -203,14 +203,11 @@ impl EmbeddingsJob {
     }
 
     fn absorb(&mut self, batch: &Batch, response: &CallResponse) -> Result<(), ApiError> {
-        if response.status == 0 {
+        if let Some(reason) = response.unreachable() {
             return Err(ApiError::new(
                 503,
                 "server_error",
-                format!(
-                    "Could not reach Bedrock Runtime for embeddings ({}).",
-                    String::from_utf8_lossy(&response.body)
-                ),
+                format!("Could not reach Bedrock Runtime for embeddings ({reason})."),
             )
             .with_code("service_unavailable"));
         }
@@ -255,7 +252,7 @@ mod tests {
             "AWS_ACCESS_KEY_ID" => Some("AKIDEXAMPLE".to_string()),
             "AWS_SECRET_ACCESS_KEY" => Some("secret".to_string()),
             "API_KEY" => Some("k".to_string()),
-            "BEDROCK_RUNTIME_CLUSTER" => Some("bedrock_plain".to_string()),
+            "BEDROCK_CLUSTER" => Some("bedrock_plain".to_string()),
             _ => None,
         };
         Config::load(

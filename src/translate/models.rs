@@ -295,14 +295,11 @@ impl ModelsJob {
         response: &CallResponse,
         now: SystemTime,
     ) -> Result<Option<crate::calls::OutboundCall>, ApiError> {
-        if response.status == 0 {
+        if let Some(reason) = response.unreachable() {
             return Err(ApiError::new(
                 503,
                 "server_error",
-                format!(
-                    "Could not reach the Bedrock control plane to list models ({}).",
-                    String::from_utf8_lossy(&response.body)
-                ),
+                format!("Could not reach the Bedrock control plane to list models ({reason})."),
             )
             .with_code("service_unavailable"));
         }

@@ -24,7 +24,8 @@ CLIENT_KEY = "test-client-key"
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 # Variables of the developer's shell that would change what the gateway does.
 LEAKY_ENV = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-             "AWS_BEARER_TOKEN_BEDROCK", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "API_KEY", "PORT",
+             "AWS_BEARER_TOKEN_BEDROCK", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL_BEDROCK",
+             "API_KEY", "PORT",
              "PLUGIN_CONFIG_FILE", "UPSTREAM_AUTH", "AWS_REGION", "AWS_DEFAULT_REGION"]
 
 
@@ -129,7 +130,8 @@ class Gateway:
 
 def gateway_env(emulator, **extra):
     settings = dict(API_KEY=CLIENT_KEY, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY,
-                    AWS_REGION="us-east-1", AWS_ENDPOINT_URL_BEDROCK_RUNTIME=emulator.url)
+                    AWS_REGION="us-east-1", AWS_ENDPOINT_URL_BEDROCK_RUNTIME=emulator.url,
+                    AWS_ENDPOINT_URL_BEDROCK=emulator.url)
     settings.update(extra)
     return clean_env(**settings)
 
