@@ -6,7 +6,7 @@
 
 use crate::bedrock::converse::Usage;
 use crate::error::ApiError;
-use crate::eventstream::Frame;
+use crate::eventstream::{Frame, FrameDecoder};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -153,6 +153,45 @@ pub struct Metadata {
 pub struct Metrics {
     #[serde(default)]
     pub latency_ms: Option<u64>,
+}
+
+/// ConverseStream events from body bytes that arrive split anywhere: the frame decoder's
+/// carry-over buffer plus frame interpretation, shared by every stream translator.
+#[derive(Debug, Default)]
+pub struct EventReader {
+    decoder: FrameDecoder,
+}
+
+impl EventReader {
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.decoder.push(bytes);
+    }
+
+    /// The next complete event, `None` until more bytes arrive. A corrupt stream or an
+    /// exception frame is an `Err`.
+    pub fn next_event(&mut self) -> Option<Result<StreamEvent, ApiError>> {
+        match self.decoder.next_frame() {
+            Ok(Some(frame)) => Some(parse_frame(&frame)),
+            Ok(None) => None,
+            Err(err) => Some(Err(ApiError::bad_gateway(format!(
+                "Bedrock: invalid event stream: {err}"
+            )))),
+        }
+    }
+
+    /// The error for a stream that ended in the middle of a frame, if it did.
+    pub fn cut_off(&self) -> Option<ApiError> {
+        let left = self.decoder.buffered_len();
+        (left > 0).then(|| {
+            ApiError::bad_gateway(format!(
+                "Bedrock: stream ended inside an event ({left} bytes left over)"
+            ))
+        })
+    }
+
+    pub fn buffered_len(&self) -> usize {
+        self.decoder.buffered_len()
+    }
 }
 
 /// Interprets one decoded frame. `Err` for exception/error frames and for a known event whose

@@ -17,10 +17,9 @@
 
 use crate::bedrock::converse::Usage;
 use crate::bedrock::stream::{
-    parse_frame, ContentBlockDelta, ContentBlockStart, Delta, StreamEvent,
+    ContentBlockDelta, ContentBlockStart, Delta, EventReader, StreamEvent,
 };
 use crate::error::ApiError;
-use crate::eventstream::FrameDecoder;
 use crate::sse;
 use crate::translate::{chat_usage, finish_reason};
 use serde::Serialize;
@@ -50,7 +49,7 @@ enum Phase {
 #[derive(Debug)]
 pub struct ChatStream {
     opts: Stamp,
-    decoder: FrameDecoder,
+    events: EventReader,
     phase: Phase,
     role_sent: bool,
     /// Bedrock `contentBlockIndex` → dense OpenAI `tool_calls[].index`.
@@ -77,7 +76,7 @@ impl ChatStream {
                 created,
                 include_usage,
             },
-            decoder: FrameDecoder::new(),
+            events: EventReader::default(),
             phase: Phase::Open,
             role_sent: false,
             tool_index: BTreeMap::new(),
@@ -102,18 +101,12 @@ impl ChatStream {
         if self.is_finished() {
             return out;
         }
-        self.decoder.push(bytes);
+        self.events.push(bytes);
         while !self.is_finished() {
-            match self.decoder.next_frame() {
-                Ok(Some(frame)) => match parse_frame(&frame) {
-                    Ok(event) => self.on_event(event, &mut out),
-                    Err(err) => self.fail_into(err, &mut out),
-                },
-                Ok(None) => break,
-                Err(err) => self.fail_into(
-                    ApiError::bad_gateway(format!("Bedrock: invalid event stream: {err}")),
-                    &mut out,
-                ),
+            match self.events.next_event() {
+                Some(Ok(event)) => self.on_event(event, &mut out),
+                Some(Err(err)) => self.fail_into(err, &mut out),
+                None => break,
             }
         }
         out
@@ -123,20 +116,14 @@ impl ChatStream {
     /// for a truncated stream. Idempotent.
     pub fn finish(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
-        match self.phase {
-            Phase::Done | Phase::Failed => {}
-            _ if self.decoder.buffered_len() > 0 => self.fail_into(
-                ApiError::bad_gateway(format!(
-                    "Bedrock: stream ended inside an event ({} bytes left over)",
-                    self.decoder.buffered_len()
-                )),
-                &mut out,
-            ),
-            Phase::Open => self.fail_into(
+        match (self.phase, self.events.cut_off()) {
+            (Phase::Done | Phase::Failed, _) => {}
+            (_, Some(err)) => self.fail_into(err, &mut out),
+            (Phase::Open, None) => self.fail_into(
                 ApiError::bad_gateway("Bedrock: stream ended before the response was complete"),
                 &mut out,
             ),
-            Phase::Stopped => {
+            (Phase::Stopped, None) => {
                 self.write_usage_if_due(&mut out);
                 sse::push_done(&mut out);
                 self.phase = Phase::Done;
@@ -1106,7 +1093,7 @@ mod tests {
                 events.len()
             );
             assert_eq!(out.len(), events.len() * chunk_len);
-            assert!(s.decoder.buffered_len() < delta.len());
+            assert!(s.events.buffered_len() < delta.len());
             total += out.len();
         }
         total += s.push(&pending).len();

@@ -19,9 +19,8 @@
 //! does (clients such as openai-python's stream helper read the final response from it).
 
 use crate::bedrock::converse::{ReasoningBlock, ReasoningText, Usage};
-use crate::bedrock::stream::{parse_frame, ContentBlockStart, Delta, StreamEvent};
+use crate::bedrock::stream::{ContentBlockStart, Delta, EventReader, StreamEvent};
 use crate::error::ApiError;
-use crate::eventstream::FrameDecoder;
 use crate::sse;
 use crate::translate::responses::output::{
     arguments_text, call_item, final_status, item_prefix, message_item, reasoning_item, seal,
@@ -79,7 +78,7 @@ impl OpenItem {
 #[derive(Debug)]
 pub struct ResponsesStream {
     meta: ResponseMeta,
-    decoder: FrameDecoder,
+    events: EventReader,
     phase: Phase,
     sequence: u64,
     open: Option<(OpenItem, String)>,
@@ -94,7 +93,7 @@ impl ResponsesStream {
     pub fn new(meta: ResponseMeta) -> Self {
         ResponsesStream {
             meta,
-            decoder: FrameDecoder::new(),
+            events: EventReader::default(),
             phase: Phase::Idle,
             sequence: 0,
             open: None,
@@ -111,18 +110,12 @@ impl ResponsesStream {
         if self.is_finished() {
             return out;
         }
-        self.decoder.push(bytes);
+        self.events.push(bytes);
         while !self.is_finished() {
-            match self.decoder.next_frame() {
-                Ok(Some(frame)) => match parse_frame(&frame) {
-                    Ok(event) => self.on_event(event, &mut out),
-                    Err(err) => self.fail_into(err, &mut out),
-                },
-                Ok(None) => break,
-                Err(err) => self.fail_into(
-                    ApiError::bad_gateway(format!("Bedrock: invalid event stream: {err}")),
-                    &mut out,
-                ),
+            match self.events.next_event() {
+                Some(Ok(event)) => self.on_event(event, &mut out),
+                Some(Err(err)) => self.fail_into(err, &mut out),
+                None => break,
             }
         }
         out
@@ -132,20 +125,14 @@ impl ResponsesStream {
     /// `response.failed` for a truncated one. Idempotent.
     pub fn finish(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
-        match self.phase {
-            Phase::Done | Phase::Failed => {}
-            _ if self.decoder.buffered_len() > 0 => self.fail_into(
-                ApiError::bad_gateway(format!(
-                    "Bedrock: stream ended inside an event ({} bytes left over)",
-                    self.decoder.buffered_len()
-                )),
-                &mut out,
-            ),
-            Phase::Idle | Phase::Open => self.fail_into(
+        match (self.phase, self.events.cut_off()) {
+            (Phase::Done | Phase::Failed, _) => {}
+            (_, Some(err)) => self.fail_into(err, &mut out),
+            (Phase::Idle | Phase::Open, None) => self.fail_into(
                 ApiError::bad_gateway("Bedrock: stream ended before the response was complete"),
                 &mut out,
             ),
-            Phase::Stopped => self.complete(&mut out),
+            (Phase::Stopped, None) => self.complete(&mut out),
         }
         out
     }
