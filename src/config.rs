@@ -437,6 +437,36 @@ mod tests {
     }
 
     #[test]
+    fn model_list_source_cache_and_clusters() {
+        let env = env_of(&[
+            ("AWS_BEARER_TOKEN_BEDROCK", "bk"),
+            ("API_KEY", "k"),
+            ("AWS_REGION", "eu-west-3"),
+            ("BEDROCK_CLUSTER", "bedrock_plain"),
+        ]);
+        let c = Config::load(b"", &env).unwrap();
+        assert_eq!(c.models_source, ModelsSource::Bedrock);
+        assert_eq!(c.control_plane_host, "bedrock.eu-west-3.amazonaws.com");
+        assert_eq!(c.control_plane_cluster, "bedrock_control_plane");
+        assert_eq!(c.runtime_cluster, "bedrock_plain");
+        assert_eq!(c.models_cache.as_secs(), DEFAULT_MODELS_CACHE_SECONDS);
+        // A static list alone switches the source; the URL override names the signed host.
+        let c = Config::load(
+            br#"{"models":["m"],"models_cache_seconds":5,"control_plane_url":"http://127.0.0.1:81","runtime_cluster":"rt"}"#,
+            &env,
+        )
+        .unwrap();
+        assert_eq!(c.models_source, ModelsSource::Static);
+        assert_eq!(c.control_plane_host, "127.0.0.1:81");
+        assert_eq!(c.models_cache.as_secs(), 5);
+        assert_eq!(c.runtime_cluster, "rt");
+        let err = Config::load(br#"{"models_source":"live"}"#, &env).unwrap_err();
+        assert!(err.starts_with("models_source"), "{err}");
+        let err = Config::load(br#"{"control_plane_url":"bedrock"}"#, &env).unwrap_err();
+        assert!(err.starts_with("control_plane_url"), "{err}");
+    }
+
+    #[test]
     fn bad_configs_name_the_field() {
         let env = env_of(&[("API_KEY", "k")]);
         let err = Config::load(br#"{"upstream_auth":"envoy","bogus":1}"#, &env).unwrap_err();
