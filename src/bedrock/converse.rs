@@ -46,6 +46,14 @@ pub struct ConverseRequest {
     pub output_config: Option<Value>,
 }
 
+impl ConverseRequest {
+    pub fn to_body(&self) -> Result<Vec<u8>, crate::error::ApiError> {
+        serde_json::to_vec(self).map_err(|e| {
+            crate::error::ApiError::internal(format!("could not encode the Bedrock request: {e}"))
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {

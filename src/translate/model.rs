@@ -149,6 +149,18 @@ pub fn encode_path_segment(segment: &str) -> String {
     out
 }
 
+/// `/model/{id}/converse` or, for a streamed answer, `/model/{id}/converse-stream`.
+pub fn converse_path(model_id: &str, stream: bool) -> String {
+    runtime_path(
+        model_id,
+        if stream {
+            "converse-stream"
+        } else {
+            "converse"
+        },
+    )
+}
+
 pub fn runtime_path(model_id: &str, action: &str) -> String {
     format!("/model/{}/{}", encode_path_segment(model_id), action)
 }

@@ -485,7 +485,7 @@ pub fn image_block(url: &str, index: usize) -> Result<ContentBlock, ApiError> {
         }
     };
     // 4 base64 characters carry 3 bytes: refuse oversized images before decoding them.
-    if data.len() / 4 * 3 > MAX_IMAGE_BYTES.saturating_add(3) {
+    if (data.len() / 4).saturating_mul(3) > MAX_IMAGE_BYTES.saturating_add(3) {
         return Err(image_too_large(&param, index));
     }
     let bytes = base64::engine::general_purpose::STANDARD
@@ -761,19 +761,11 @@ pub(crate) fn apply_reasoning_effort(
 
 impl ChatTranslation {
     pub fn path(&self) -> String {
-        model::runtime_path(
-            &self.model_id,
-            if self.stream {
-                "converse-stream"
-            } else {
-                "converse"
-            },
-        )
+        model::converse_path(&self.model_id, self.stream)
     }
 
     pub fn body(&self) -> Result<Vec<u8>, ApiError> {
-        serde_json::to_vec(&self.converse)
-            .map_err(|e| ApiError::internal(format!("could not encode the Bedrock request: {e}")))
+        self.converse.to_body()
     }
 }
 

@@ -426,19 +426,11 @@ fn tool_result(output: &CallOutput, param: &str) -> Result<ContentBlock, ApiErro
 
 impl ResponsesTranslation {
     pub fn path(&self) -> String {
-        model::runtime_path(
-            &self.model_id,
-            if self.stream {
-                "converse-stream"
-            } else {
-                "converse"
-            },
-        )
+        model::converse_path(&self.model_id, self.stream)
     }
 
     pub fn body(&self) -> Result<Vec<u8>, ApiError> {
-        serde_json::to_vec(&self.converse)
-            .map_err(|e| ApiError::internal(format!("could not encode the Bedrock request: {e}")))
+        self.converse.to_body()
     }
 }
 
