@@ -196,3 +196,42 @@ def test_api_v1_prefix_serves_embeddings(gateway):
 def test_embeddings_need_a_client_key(gateway):
     with pytest.raises(openai.AuthenticationError):
         gateway.client(api_key="wrong").embeddings.create(model=TITAN_V2, input="x")
+
+
+# ---- how the filter's own calls are signed and routed -------------------------------------
+
+
+def test_envoy_native_signing_covers_the_filters_own_calls(emulator):
+    gw = Gateway(gateway_env(emulator, UPSTREAM_AUTH="envoy"))
+    try:
+        client = gw.client()
+        emulator.reset()
+        assert "anthropic.claude-3-haiku-20240307-v1:0" in [m.id for m in client.models.list()]
+        out = client.embeddings.create(model=TITAN_V2, input=["a", "b"], encoding_format="float")
+        assert len(out.data) == 2
+        records = emulator.requests()
+        assert {r["operation"] for r in records} >= {"ListFoundationModels", "invoke"}
+        assert all(r["auth"] == "sigv4" and r["auth_ok"] for r in records), records
+    finally:
+        gw.close()
+
+
+def test_missing_clusters_are_a_clear_503(emulator, tmp_path):
+    config = tmp_path / "plugin.json"
+    config.write_text(json.dumps({"runtime_cluster": "no_such_runtime", "control_plane_cluster": "no_such_cp"}))
+    gw = Gateway(gateway_env(emulator, PLUGIN_CONFIG_FILE=str(config)))
+    try:
+        client = gw.client()
+        with pytest.raises(openai.APIStatusError) as err:
+            client.embeddings.create(model=TITAN_V2, input="x")
+        assert err.value.status_code == 503
+        assert "no_such_runtime" in err.value.body["message"]
+        with pytest.raises(openai.APIStatusError) as err:
+            client.models.list()
+        assert err.value.status_code == 503
+        assert "no_such_cp" in err.value.body["message"]
+        # The gateway itself stays healthy.
+        assert client.chat.completions.create(model="anthropic.claude-3-haiku-20240307-v1:0",
+                                              messages=[{"role": "user", "content": "hi"}]).choices
+    finally:
+        gw.close()
