@@ -387,7 +387,7 @@ impl Config {
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = u8::from(a.len() != b.len());
     for (i, x) in a.iter().enumerate() {
-        let y = b.get(i % b.len().max(1)).copied().unwrap_or(0);
+        let y = i.checked_rem(b.len()).and_then(|j| b.get(j)).copied().unwrap_or(0);
         diff |= x ^ y;
     }
     diff == 0

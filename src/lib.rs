@@ -8,7 +8,8 @@
         clippy::unwrap_used,
         clippy::expect_used,
         clippy::indexing_slicing,
-        clippy::panic
+        clippy::panic,
+        clippy::arithmetic_side_effects
     )
 )]
 
@@ -18,6 +19,7 @@ pub mod config;
 pub mod error;
 pub mod eventstream;
 pub mod exchange;
+pub mod header_map;
 pub mod observability;
 pub mod openai;
 pub mod router;

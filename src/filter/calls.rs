@@ -5,12 +5,13 @@ use crate::calls::{CallResponse, CallStep};
 use crate::config::Config;
 use crate::exchange::{Exchange, LocalReply};
 use crate::translate::models::ModelCache;
+use super::host;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 #[derive(Default)]
 pub struct OwnCalls {
@@ -21,7 +22,7 @@ pub struct OwnCalls {
 }
 
 fn now() -> SystemTime {
-    hostcalls::get_current_time().unwrap_or(UNIX_EPOCH)
+    host::now()
 }
 
 impl OwnCalls {
@@ -59,17 +60,14 @@ impl OwnCalls {
         let response = if num_headers == 0 {
             CallResponse::failed("no answer: connection failed, reset or timed out")
         } else {
-            let headers = hostcalls::get_map(MapType::HttpCallResponseHeaders).unwrap_or_default();
+            let headers = host::headers(MapType::HttpCallResponseHeaders);
             let status = headers
                 .iter()
                 .find(|(n, _)| n == ":status")
                 .and_then(|(_, v)| v.parse::<u16>().ok())
                 .unwrap_or(502);
             let body = if body_size > 0 {
-                hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default()
+                host::body(BufferType::HttpCallResponseBody, body_size)
             } else {
                 Vec::new()
             };
@@ -122,6 +120,8 @@ impl OwnCalls {
                             .map(|(n, v)| (n.as_str(), v.as_str()))
                             .collect();
                         let body = (!call.body.is_empty()).then_some(call.body.as_slice());
+                        // The SDK's call (it registers the token for on_http_call_response);
+                        // Envoy answers only Ok, BadArgument or InternalFailure, all handled.
                         match hostcalls::dispatch_http_call(
                             &call.cluster,
                             headers,

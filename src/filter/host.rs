@@ -37,6 +37,26 @@ extern "C" {
         value_data: *const u8,
         value_size: usize,
     ) -> Status;
+    fn proxy_get_header_map_pairs(
+        map_type: MapType,
+        return_map_data: *mut *mut u8,
+        return_map_size: *mut usize,
+    ) -> Status;
+    fn proxy_get_header_map_value(
+        map_type: MapType,
+        key_data: *const u8,
+        key_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+    ) -> Status;
+    fn proxy_get_buffer_bytes(
+        buffer_type: BufferType,
+        start: usize,
+        max_size: usize,
+        return_buffer_data: *mut *mut u8,
+        return_buffer_size: *mut usize,
+    ) -> Status;
+    fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> Status;
     fn proxy_send_local_response(
         status_code: u32,
         status_code_details_data: *const u8,
@@ -138,3 +158,83 @@ pub fn set_filter_state(name: &str, value: &str) -> bool {
         unsafe { proxy_set_property(name.as_ptr(), name.len(), value.as_ptr(), value.len()) };
     check(status, "set_property")
 }
+
+/// Takes ownership of bytes the host allocated in this VM (through the SDK's
+/// `proxy_on_memory_allocate`); empty when it returned none.
+///
+/// SAFETY: `data`/`size` must come from a successful host call that hands over an allocation.
+unsafe fn owned(data: *mut u8, size: usize) -> Vec<u8> {
+    if data.is_null() {
+        Vec::new()
+    } else {
+        Vec::from_raw_parts(data, size, size)
+    }
+}
+
+/// Every header of a map. The SDK's getter panics on a value that is not UTF-8 (clients may
+/// send such bytes); this one converts lossily and gives an empty list on any host error.
+pub fn headers(map: MapType) -> Vec<(String, String)> {
+    let mut data: *mut u8 = std::ptr::null_mut();
+    let mut size: usize = 0;
+    // SAFETY: out-pointers to live locals; on Ok the host handed us `data`.
+    let bytes = unsafe {
+        match proxy_get_header_map_pairs(map, &mut data, &mut size) {
+            Status::Ok => owned(data, size),
+            status => {
+                check(status, "get_header_map_pairs");
+                return Vec::new();
+            }
+        }
+    };
+    crate::header_map::decode(&bytes)
+}
+
+/// One header's value (lossy UTF-8); None when absent or on a host error.
+pub fn header(map: MapType, name: &str) -> Option<String> {
+    let mut data: *mut u8 = std::ptr::null_mut();
+    let mut size: usize = 0;
+    // SAFETY: as above.
+    let bytes = unsafe {
+        match proxy_get_header_map_value(map, name.as_ptr(), name.len(), &mut data, &mut size) {
+            Status::Ok => owned(data, size),
+            Status::NotFound => return None,
+            status => {
+                check(status, "get_header_map_value");
+                return None;
+            }
+        }
+    };
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Up to `max` bytes of a buffer from its start; empty when absent or on a host error.
+pub fn body(buffer: BufferType, max: usize) -> Vec<u8> {
+    let mut data: *mut u8 = std::ptr::null_mut();
+    let mut size: usize = 0;
+    // SAFETY: as above.
+    unsafe {
+        match proxy_get_buffer_bytes(buffer, 0, max, &mut data, &mut size) {
+            Status::Ok => owned(data, size),
+            Status::NotFound => Vec::new(),
+            status => {
+                check(status, "get_buffer_bytes");
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// The host's clock, or the WASI clock if the host refuses.
+pub fn now() -> std::time::SystemTime {
+    let mut nanos: u64 = 0;
+    // SAFETY: out-pointer to a live local.
+    let status = unsafe { proxy_get_current_time_nanoseconds(&mut nanos) };
+    if check(status, "get_current_time") {
+        std::time::UNIX_EPOCH
+            .checked_add(std::time::Duration::from_nanos(nanos))
+            .unwrap_or_else(std::time::SystemTime::now)
+    } else {
+        std::time::SystemTime::now()
+    }
+}
+

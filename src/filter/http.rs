@@ -75,7 +75,9 @@ impl Context for Http {
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _count: usize, end_of_stream: bool) -> Action {
-        let headers = self.get_http_request_headers();
+        let headers = host::headers(MapType::HttpRequestHeaders);
+        #[cfg(feature = "fault-injection")]
+        super::fault::crash_if_asked(&headers);
         let find = |name: &str| {
             headers
                 .iter()
@@ -111,11 +113,11 @@ impl HttpContext for Http {
         if !end_of_stream {
             return Action::Pause;
         }
-        let body = self.get_http_request_body(0, size).unwrap_or_default();
+        let body = host::body(BufferType::HttpRequestBody, size);
         if self.exchange.answers_with_calls() {
             return self.start_calls(&body);
         }
-        let now = self.get_current_time();
+        let now = host::now();
         match self.exchange.on_request_body(&self.config, &body, now) {
             Ok(upstream) => {
                 host::replace_body(BufferType::HttpRequestBody, size, &upstream.body);
@@ -135,11 +137,10 @@ impl HttpContext for Http {
         if self.replied {
             return Action::Continue;
         }
-        let status = self
-            .get_http_response_header(":status")
+        let status = host::header(MapType::HttpResponseHeaders, ":status")
             .and_then(|s| s.parse::<u16>().ok())
             .unwrap_or(502);
-        let error_type = self.get_http_response_header("x-amzn-errortype");
+        let error_type = host::header(MapType::HttpResponseHeaders, "x-amzn-errortype");
         let change = self
             .exchange
             .on_response_headers(status, error_type.as_deref());
@@ -160,7 +161,7 @@ impl HttpContext for Http {
             return Action::Continue;
         }
         let body = if size > 0 {
-            self.get_http_response_body(0, size).unwrap_or_default()
+            host::body(BufferType::HttpResponseBody, size)
         } else {
             Vec::new()
         };

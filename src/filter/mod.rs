@@ -2,6 +2,8 @@
 //! Envoy and `crate::exchange`, and holds no translation logic.
 
 mod calls;
+#[cfg(feature = "fault-injection")]
+mod fault;
 mod host;
 mod http;
 mod metrics;

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use crate::config::Config;
 use crate::translate::models::ModelCache;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::ContextType;
+use proxy_wasm::types::{BufferType, ContextType};
 use std::rc::Rc;
 
 #[derive(Default)]
@@ -21,7 +21,7 @@ impl Context for Root {}
 
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
-        let raw = self.get_plugin_configuration().unwrap_or_default();
+        let raw = super::host::body(BufferType::PluginConfiguration, usize::MAX);
         // Variables reach the VM through vm_config.environment_variables.
         let env = |key: &str| std::env::var(key).ok();
         match Config::load(&raw, &env) {
