@@ -173,6 +173,16 @@ fn headers_to_drop(names: &[String]) -> Vec<String> {
     drop
 }
 
+fn not_allowed(model_id: &str) -> ApiError {
+    ApiError::new(
+        403,
+        "permission_error",
+        format!("The model '{model_id}' is not allowed for this API key."),
+    )
+    .with_param("model")
+    .with_code("model_not_allowed")
+}
+
 fn too_large(config: &Config) -> ApiError {
     ApiError::payload_too_large(format!(
         "Request body is larger than the configured limit of {} bytes.",
@@ -291,16 +301,22 @@ impl Exchange {
         }
         let (job, step) = match job {
             LocalJob::Models(request) => {
-                let (job, step) = ModelsJob::start(config, request, models, now);
+                let key = self.key_name.as_deref();
+                let (job, step) = ModelsJob::start(config, request, key, models, now);
                 (job.map(LocalJob::ModelsFetch), step)
             }
-            LocalJob::EmbeddingsBody => {
-                let (job, step) = EmbeddingsJob::start(config, body, now);
-                if let Some(job) = &job {
+            LocalJob::EmbeddingsBody => match EmbeddingsJob::plan(config, body) {
+                Err(e) => (None, CallStep::error(&e)),
+                Ok(mut job) => {
                     self.model = Some(job.model_id().to_string());
+                    if config.model_allowed(self.key_name.as_deref(), job.model_id()) {
+                        let step = job.begin(config, now);
+                        (Some(LocalJob::Embeddings(Box::new(job))), step)
+                    } else {
+                        (None, CallStep::error(&not_allowed(job.model_id())))
+                    }
                 }
-                (job.map(|j| LocalJob::Embeddings(Box::new(j))), step)
-            }
+            },
             other => (Some(other), CallStep::Wait),
         };
         if let Some(job) = job {
@@ -391,14 +407,7 @@ impl Exchange {
             Err(e) => return Err(self.refuse(&e)),
         };
         if !config.model_allowed(self.key_name.as_deref(), &translated.model_id) {
-            let e = ApiError::new(
-                403,
-                "permission_error",
-                format!("The model '{}' is not allowed for this API key.", translated.model_id),
-            )
-            .with_param("model")
-            .with_code("model_not_allowed");
-            return Err(self.refuse(&e));
+            return Err(self.refuse(&not_allowed(&translated.model_id)));
         }
 
         let content_type = "application/json";

@@ -51,14 +51,20 @@ impl EmbeddingsJob {
     pub fn start(config: &Config, body: &[u8], now: SystemTime) -> (Option<Self>, CallStep) {
         match Self::plan(config, body) {
             Ok(mut job) => {
-                let step = job.dispatch_more(config, now);
+                let step = job.begin(config, now);
                 (Some(job), step)
             }
             Err(e) => (None, CallStep::error(&e)),
         }
     }
 
-    fn plan(config: &Config, body: &[u8]) -> Result<Self, ApiError> {
+    /// The first calls of a planned job.
+    pub fn begin(&mut self, config: &Config, now: SystemTime) -> CallStep {
+        self.dispatch_more(config, now)
+    }
+
+    /// Validates the request and splits it into calls, without making any.
+    pub fn plan(config: &Config, body: &[u8]) -> Result<Self, ApiError> {
         let EmbeddingsRequest {
             model,
             inputs,

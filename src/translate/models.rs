@@ -118,8 +118,9 @@ pub fn static_list(config: &Config) -> Vec<ModelEntry> {
     config.models.iter().map(|id| ModelEntry::new(id)).collect()
 }
 
-/// Aliases join the list, owned by whoever owns the model they stand for.
-fn with_aliases(config: &Config, list: &[ModelEntry]) -> Vec<ModelEntry> {
+/// Aliases join the list, owned by whoever owns the model they stand for; models the
+/// client's key may not use are left out.
+fn with_aliases(config: &Config, list: &[ModelEntry], key: Option<&str>) -> Vec<ModelEntry> {
     let mut all = list.to_vec();
     for (alias, target) in &config.model_aliases {
         all.push(ModelEntry {
@@ -127,6 +128,7 @@ fn with_aliases(config: &Config, list: &[ModelEntry]) -> Vec<ModelEntry> {
             owned_by: owner(target).to_string(),
         });
     }
+    all.retain(|m| config.model_allowed(key, config.resolve_model(&m.id)));
     all.sort();
     all.dedup_by(|a, b| a.id == b.id);
     all
@@ -137,8 +139,13 @@ fn model_object(entry: &ModelEntry) -> Value {
 }
 
 /// The client's answer from a known list.
-pub fn answer(config: &Config, request: &ModelsRequest, list: &[ModelEntry]) -> LocalReply {
-    let all = with_aliases(config, list);
+pub fn answer(
+    config: &Config,
+    request: &ModelsRequest,
+    list: &[ModelEntry],
+    key: Option<&str>,
+) -> LocalReply {
+    let all = with_aliases(config, list, key);
     match request {
         ModelsRequest::List => {
             let data: Vec<Value> = all.iter().map(model_object).collect();
@@ -169,6 +176,8 @@ enum Listing {
 /// Fetches both listings (following inference-profile pages), then answers and caches.
 pub struct ModelsJob {
     request: ModelsRequest,
+    /// The client key's name, for its model allow-list.
+    key: Option<String>,
     calls: BTreeMap<usize, Listing>,
     next_key: usize,
     pages: usize,
@@ -182,20 +191,22 @@ impl ModelsJob {
     pub fn start(
         config: &Config,
         request: ModelsRequest,
+        key: Option<&str>,
         cache: &ModelCache,
         now: SystemTime,
     ) -> (Option<ModelsJob>, CallStep) {
         if config.models_source == ModelsSource::Static {
             return (
                 None,
-                CallStep::Reply(answer(config, &request, &static_list(config))),
+                CallStep::Reply(answer(config, &request, &static_list(config), key)),
             );
         }
         if let Some(list) = cache.fresh(now, config.models_cache) {
-            return (None, CallStep::Reply(answer(config, &request, list)));
+            return (None, CallStep::Reply(answer(config, &request, list, key)));
         }
         let mut job = ModelsJob {
             request,
+            key: key.map(str::to_string),
             calls: BTreeMap::new(),
             next_key: 0,
             pages: 0,
@@ -270,7 +281,7 @@ impl ModelsJob {
                 return match cache.last() {
                     Some(list) => {
                         log::warn!("model list: {}; serving the last list fetched", e.message);
-                        CallStep::Reply(answer(config, &self.request, list))
+                        CallStep::Reply(answer(config, &self.request, list, self.key.as_deref()))
                     }
                     None => CallStep::error(&e),
                 };
@@ -282,7 +293,7 @@ impl ModelsJob {
         self.finished = true;
         let foundation = self.foundation.take().unwrap_or_default();
         let list = build_list(&foundation, &self.profiles);
-        let reply = answer(config, &self.request, &list);
+        let reply = answer(config, &self.request, &list, self.key.as_deref());
         cache.store(list, now);
         CallStep::Reply(reply)
     }
@@ -449,7 +460,7 @@ mod tests {
     fn fetch_follows_pages_then_answers_and_caches() {
         let cfg = config(r#"{"model_aliases":{"fast":"anthropic.claude-3-haiku-20240307-v1:0"}}"#);
         let mut cache = ModelCache::default();
-        let (job, step) = ModelsJob::start(&cfg, ModelsRequest::List, &cache, t(0));
+        let (job, step) = ModelsJob::start(&cfg, ModelsRequest::List, None, &cache, t(0));
         let mut job = job.unwrap();
         let CallStep::Dispatch(calls) = step else {
             panic!("{step:?}")
@@ -493,10 +504,10 @@ mod tests {
             ]
         );
         // Within the TTL the cache answers without any call; after it, Bedrock is asked again.
-        let (job, step) = ModelsJob::start(&cfg, ModelsRequest::List, &cache, t(200));
+        let (job, step) = ModelsJob::start(&cfg, ModelsRequest::List, None, &cache, t(200));
         assert!(job.is_none());
         assert!(matches!(step, CallStep::Reply(r) if ids(&r).len() == 3));
-        let (job, _) = ModelsJob::start(&cfg, ModelsRequest::List, &cache, t(400));
+        let (job, _) = ModelsJob::start(&cfg, ModelsRequest::List, None, &cache, t(400));
         assert!(job.is_some());
     }
 
@@ -504,7 +515,7 @@ mod tests {
     fn control_plane_down_serves_last_list_else_503() {
         let cfg = config("{}");
         let mut cache = ModelCache::default();
-        let (job, _) = ModelsJob::start(&cfg, ModelsRequest::List, &cache, t(0));
+        let (job, _) = ModelsJob::start(&cfg, ModelsRequest::List, None, &cache, t(0));
         let mut job = job.unwrap();
         let CallStep::Reply(reply) = job.on_response(
             &cfg,
@@ -524,7 +535,7 @@ mod tests {
         );
 
         cache.store(vec![ModelEntry::new("amazon.nova-pro-v1:0")], t(0));
-        let (job, _) = ModelsJob::start(&cfg, ModelsRequest::List, &cache, t(10_000));
+        let (job, _) = ModelsJob::start(&cfg, ModelsRequest::List, None, &cache, t(10_000));
         let mut job = job.unwrap();
         let denied = CallResponse {
             status: 403,
@@ -541,7 +552,7 @@ mod tests {
     fn control_plane_error_without_cache_is_502_with_bedrock_message() {
         let cfg = config("{}");
         let mut cache = ModelCache::default();
-        let (job, _) = ModelsJob::start(&cfg, ModelsRequest::List, &cache, t(0));
+        let (job, _) = ModelsJob::start(&cfg, ModelsRequest::List, None, &cache, t(0));
         let denied = CallResponse {
             status: 403,
             headers: vec![],
@@ -558,25 +569,55 @@ mod tests {
     }
 
     #[test]
+    fn keys_see_only_the_models_they_may_use() {
+        let cfg = config(
+            r#"{"models":["amazon.nova-pro-v1:0","amazon.nova-lite-v1:0"],
+                "model_aliases":{"lite":"amazon.nova-lite-v1:0"},
+                "api_keys":["k0",{"name":"team","key":"k1","models":["lite"]}]}"#,
+        );
+        let cache = ModelCache::default();
+        let (_, step) = ModelsJob::start(&cfg, ModelsRequest::List, Some("team"), &cache, t(0));
+        let CallStep::Reply(reply) = step else {
+            panic!()
+        };
+        assert_eq!(ids(&reply), ["amazon.nova-lite-v1:0", "lite"]);
+        let get = ModelsRequest::Get("amazon.nova-pro-v1:0".into());
+        let (_, step) = ModelsJob::start(&cfg, get, Some("team"), &cache, t(0));
+        assert!(matches!(step, CallStep::Reply(r) if r.status == 404));
+        let (_, step) = ModelsJob::start(&cfg, ModelsRequest::List, Some("key1"), &cache, t(0));
+        let CallStep::Reply(reply) = step else {
+            panic!()
+        };
+        assert_eq!(ids(&reply).len(), 3);
+    }
+
+    #[test]
     fn static_source_lists_models_and_aliases_and_gets_one_or_404() {
         let cfg = config(
             r#"{"models":["amazon.nova-pro-v1:0"],"model_aliases":{"claude":"us.anthropic.claude-sonnet-4-20250514-v1:0"}}"#,
         );
         let cache = ModelCache::default();
-        let (job, step) = ModelsJob::start(&cfg, ModelsRequest::List, &cache, t(0));
+        let (job, step) = ModelsJob::start(&cfg, ModelsRequest::List, None, &cache, t(0));
         assert!(job.is_none());
         let CallStep::Reply(reply) = step else {
             panic!()
         };
         assert_eq!(ids(&reply), ["amazon.nova-pro-v1:0", "claude"]);
-        let (_, step) = ModelsJob::start(&cfg, ModelsRequest::Get("claude".into()), &cache, t(0));
+        let (_, step) = ModelsJob::start(
+            &cfg,
+            ModelsRequest::Get("claude".into()),
+            None,
+            &cache,
+            t(0),
+        );
         let CallStep::Reply(reply) = step else {
             panic!()
         };
         let v: Value = serde_json::from_slice(&reply.body).unwrap();
         assert_eq!(v["owned_by"], "anthropic");
         assert_eq!(v["object"], "model");
-        let (_, step) = ModelsJob::start(&cfg, ModelsRequest::Get("nope".into()), &cache, t(0));
+        let (_, step) =
+            ModelsJob::start(&cfg, ModelsRequest::Get("nope".into()), None, &cache, t(0));
         let CallStep::Reply(reply) = step else {
             panic!()
         };
