@@ -235,3 +235,22 @@ def test_missing_clusters_are_a_clear_503(emulator, tmp_path):
                                               messages=[{"role": "user", "content": "hi"}]).choices
     finally:
         gw.close()
+
+
+def test_model_allow_lists_shape_the_list_and_guard_embeddings(emulator, tmp_path):
+    config = tmp_path / "plugin.json"
+    config.write_text(json.dumps({
+        "model_aliases": {"embed": TITAN_V2},
+        "api_keys": [CLIENT_KEY, {"name": "team", "key": "team-key", "models": ["embed"]}],
+    }))
+    gw = Gateway(gateway_env(emulator, PLUGIN_CONFIG_FILE=str(config)))
+    try:
+        team = gw.client(api_key="team-key")
+        assert [m.id for m in team.models.list()] == ["embed"]
+        assert len(team.embeddings.create(model="embed", input="x").data) == 1
+        with pytest.raises(openai.PermissionDeniedError) as err:
+            team.embeddings.create(model=COHERE_V3, input="x")
+        assert err.value.body["code"] == "model_not_allowed"
+        assert len([m.id for m in gw.client().models.list()]) > 10
+    finally:
+        gw.close()
