@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 WASM := target/wasm32-wasip1/release/bedrock_access_filter.wasm
 WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
 
-.PHONY: run test build deps rust-deps py-deps node-deps codex-deps lint unit wasm-test emulator-test e2e deploy-test oci clean
+.PHONY: run test build deps rust-deps py-deps node-deps codex-deps lint unit wasm-test emulator-test e2e deploy-test oci bench clean
 
 run: build py-deps
 	$(PY) envoy/gateway.py
@@ -76,6 +76,11 @@ deploy-test: build py-deps
 OCI_TAG ?= latest
 oci: build
 	python3 deploy/oci.py --wasm $(WASM) --tag $(OCI_TAG) --out target/oci
+
+# Not part of `make test`: the filter against Envoy passthrough and LiteLLM (README "Benchmark").
+bench: build py-deps
+	sh bench/setup.sh
+	$(PY) bench/run.py
 
 clean:
 	cargo clean
