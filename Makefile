@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 WASM := target/wasm32-wasip1/release/bedrock_access_filter.wasm
 WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
 
-.PHONY: run test build deps rust-deps py-deps node-deps codex-deps lint unit wasm-test emulator-test e2e deploy-test oci bench clean
+.PHONY: run test build deps rust-deps py-deps node-deps codex-deps lint unit wasm-test emulator-test e2e deploy-test oci bench fuzz fuzz-smoke fuzz-deps fault-wasm soak clean
 
 run: build py-deps
 	$(PY) envoy/gateway.py
@@ -15,7 +15,7 @@ build: rust-deps
 	cargo build --release --target wasm32-wasip1
 	@ls -l $(WASM) | awk '{print "built " $$9 " (" $$5 " bytes)"}'
 
-test: deps lint unit wasm-test build emulator-test e2e deploy-test
+test: deps lint unit fuzz-smoke wasm-test build emulator-test e2e deploy-test
 
 deps: rust-deps py-deps node-deps codex-deps
 
@@ -63,8 +63,30 @@ wasm-test:
 emulator-test: py-deps
 	$(PY) -m pytest -q tests/emulator
 
-e2e: build py-deps node-deps codex-deps
+e2e: build fault-wasm py-deps node-deps codex-deps
 	$(PY) -m pytest -q tests/e2e
+
+# The filter with a test-only trigger that crashes it (feature fault-injection), built apart
+# so the released .wasm never has it; tests/e2e/test_faults.py checks Envoy's VM reload with it.
+FAULT_WASM := target/fault-injection/wasm32-wasip1/release/bedrock_access_filter.wasm
+fault-wasm: rust-deps
+	cargo build --release --target wasm32-wasip1 --features fault-injection --target-dir target/fault-injection
+
+# cargo-fuzz targets (fuzz/): 15 s each in `make test`; `make fuzz` runs FUZZ_SECONDS each and
+# keeps a minimized corpus. Both work on stable Rust (see fuzz/run.sh).
+FUZZ_SECONDS ?= 600
+fuzz-deps:
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
+
+fuzz-smoke: fuzz-deps
+	fuzz/run.sh 15
+
+fuzz: fuzz-deps
+	fuzz/run.sh $(FUZZ_SECONDS) keep
+
+# Not part of `make test`: a bounded load through Envoy with the filter's memory watched.
+soak: build py-deps
+	$(PY) tests/soak/soak.py
 
 # Deployment recipes (docker compose, Kubernetes, Istio, Envoy Gateway, OCI image) checked
 # against the tested Envoy config, the real Envoy and the resource schemas.

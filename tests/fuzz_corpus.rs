@@ -18,7 +18,10 @@ use std::path::Path;
 fn replay(target: &str, check: fn(&[u8])) -> usize {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     let mut count = 0;
-    for dir in [root.join("corpus").join(target), root.join("regressions").join(target)] {
+    for dir in [
+        root.join("corpus").join(target),
+        root.join("regressions").join(target),
+    ] {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
@@ -27,7 +30,11 @@ fn replay(target: &str, check: fn(&[u8])) -> usize {
         for file in files {
             let data = std::fs::read(&file).unwrap();
             let outcome = std::panic::catch_unwind(|| check(&data));
-            assert!(outcome.is_ok(), "{target}: {} fails its check", file.display());
+            assert!(
+                outcome.is_ok(),
+                "{target}: {} fails its check",
+                file.display()
+            );
             count += 1;
         }
     }

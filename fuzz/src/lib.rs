@@ -11,7 +11,10 @@ use bedrock_access_filter::error::ApiError;
 use bedrock_access_filter::eventstream::{DecodeError, Frame, FrameDecoder};
 use bedrock_access_filter::sign::{self, SignInput};
 use bedrock_access_filter::translate::model::{runtime_path, validate_model_id};
-use bedrock_access_filter::translate::{chat, responses, Reply, RequestContext, StreamReply};
+use bedrock_access_filter::translate::stream::ChatStream;
+use bedrock_access_filter::translate::{
+    chat, responses, Reply, RequestContext, StreamReply, Translated,
+};
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -40,8 +43,20 @@ impl<'a> Input<'a> {
         String::from_utf8_lossy(self.take(n)).into_owned()
     }
     fn number(&mut self) -> u64 {
-        const EDGES: [u64; 8] = [0, 1, 7, 255, 65_536, u32::MAX as u64, i64::MAX as u64, u64::MAX];
-        EDGES.get(usize::from(self.byte() % 8)).copied().unwrap_or(0)
+        const EDGES: [u64; 8] = [
+            0,
+            1,
+            7,
+            255,
+            65_536,
+            u32::MAX as u64,
+            i64::MAX as u64,
+            u64::MAX,
+        ];
+        EDGES
+            .get(usize::from(self.byte() % 8))
+            .copied()
+            .unwrap_or(0)
     }
     fn is_empty(&self) -> bool {
         self.bytes.is_empty()
@@ -103,8 +118,14 @@ pub fn eventstream(data: &[u8]) {
             break;
         }
     }
-    assert_eq!(got, expected, "frames differ between split and whole decoding");
-    assert_eq!(got_err, expected_err, "errors differ between split and whole decoding");
+    assert_eq!(
+        got, expected,
+        "frames differ between split and whole decoding"
+    );
+    assert_eq!(
+        got_err, expected_err,
+        "errors differ between split and whole decoding"
+    );
     if got_err.is_some() {
         assert!(split.is_failed());
         assert!(split.next_frame().is_err(), "a failed decoder stays failed");
@@ -142,7 +163,12 @@ fn now() -> SystemTime {
 
 fn assert_openai_error(e: &ApiError, client_fault: bool) {
     if client_fault {
-        assert!((400..500).contains(&e.status), "client input gave {}: {}", e.status, e.message);
+        assert!(
+            (400..500).contains(&e.status),
+            "client input gave {}: {}",
+            e.status,
+            e.message
+        );
     }
     let body: Value = match serde_json::from_slice(&e.to_body()) {
         Ok(v) => v,
@@ -183,7 +209,10 @@ pub fn request(data: &[u8]) {
         return;
     };
     let (body, answer) = match rest.iter().position(|b| *b == 0xFF) {
-        Some(at) => (rest.get(..at).unwrap_or(rest), rest.get(at + 1..).unwrap_or(&[])),
+        Some(at) => (
+            rest.get(..at).unwrap_or(rest),
+            rest.get(at + 1..).unwrap_or(&[]),
+        ),
         None => (rest, &[][..]),
     };
     let ctx = RequestContext {
@@ -200,7 +229,11 @@ pub fn request(data: &[u8]) {
         Ok(t) => t,
         Err(e) => return assert_openai_error(&e, true),
     };
-    assert!(validate_model_id(&translated.model_id).is_ok(), "{:?}", translated.model_id);
+    assert!(
+        validate_model_id(&translated.model_id).is_ok(),
+        "{:?}",
+        translated.model_id
+    );
     assert_runtime_path(&translated.path);
     let sent: Value = match serde_json::from_slice(&translated.body) {
         Ok(v) => v,
@@ -227,7 +260,10 @@ fn assert_sse(out: &[u8]) -> Vec<Value> {
         Ok(t) => t,
         Err(e) => panic!("SSE output is not UTF-8: {e}"),
     };
-    assert!(text.is_empty() || text.ends_with("\n\n"), "unterminated SSE: {text:?}");
+    assert!(
+        text.is_empty() || text.ends_with("\n\n"),
+        "unterminated SSE: {text:?}"
+    );
     let mut values = Vec::new();
     let mut done = false;
     for block in text.split("\n\n").filter(|b| !b.is_empty()) {
@@ -367,7 +403,10 @@ fn next_event(input: &mut Input<'_>) -> Vec<u8> {
         }
         _ => {
             // A valid frame with one bit flipped (CRC or length damage).
-            let mut bytes = event("contentBlockDelta", &json!({"contentBlockIndex": 0, "delta": {"text": "x"}}));
+            let mut bytes = event(
+                "contentBlockDelta",
+                &json!({"contentBlockIndex": 0, "delta": {"text": "x"}}),
+            );
             let at = usize::from(input.byte()) % bytes.len().max(1);
             if let Some(b) = bytes.get_mut(at) {
                 *b ^= 1 << (input.byte() % 8);
@@ -378,34 +417,29 @@ fn next_event(input: &mut Input<'_>) -> Vec<u8> {
 }
 
 fn stream_reply(api: u8, config: &Config) -> Box<dyn StreamReply> {
-    let ctx = RequestContext {
-        config,
-        request_id: "fuzz",
-        now: now(),
-    };
-    let chat_body = match api % 4 {
-        0 => json!({"model": "claude", "stream": true,
-                    "messages": [{"role": "user", "content": "hi"}]}),
-        1 => json!({"model": "claude", "stream": true, "stream_options": {"include_usage": true},
-                    "messages": [{"role": "user", "content": "hi"}]}),
-        2 => json!({"model": "claude", "stream": true,
-                    "response_format": {"type": "json_schema", "json_schema": {"name": "answer",
-                        "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}},
-                    "messages": [{"role": "user", "content": "hi"}]}),
-        _ => json!({"model": "claude", "stream": true, "input": "hi"}),
-    };
-    let body = chat_body.to_string();
-    let translated = if api % 4 == 3 {
-        responses::translate(body.as_bytes(), &ctx)
-    } else {
-        chat::translate(body.as_bytes(), &ctx)
-    };
-    match translated {
-        Ok(t) => match t.reply {
-            Reply::Stream(s) => s,
-            Reply::Json(_) => panic!("stream:true gave a JSON reply"),
-        },
-        Err(e) => panic!("fixed stream request refused: {}", e.message),
+    let chat = |usage: bool| ChatStream::new("chatcmpl-fuzz".into(), "claude".into(), 1, usage);
+    match api % 4 {
+        0 => Box::new(chat(false)),
+        1 => Box::new(chat(true)),
+        2 => Box::new(chat(true).with_response_tool(Some("answer".into()))),
+        _ => {
+            // The Responses stream is built by its translator, as the exchange gets it.
+            let ctx = RequestContext {
+                config,
+                request_id: "fuzz",
+                now: now(),
+            };
+            let body = json!({"model": "claude", "stream": true, "input": "hi",
+                              "tools": [{"type": "function", "name": "f", "parameters": {}}]});
+            match responses::translate(body.to_string().as_bytes(), &ctx) {
+                Ok(Translated {
+                    reply: Reply::Stream(s),
+                    ..
+                }) => s,
+                Ok(_) => panic!("stream:true gave a JSON reply"),
+                Err(e) => panic!("fixed stream request refused: {}", e.message),
+            }
+        }
     }
 }
 
@@ -437,7 +471,10 @@ pub fn stream(data: &[u8]) {
     let last_is_error = values.last().is_some_and(|v| v.get("error").is_some());
     if api % 4 != 3 {
         // Chat: the stream ends with [DONE] or with one error event, never silently.
-        assert!(ended_with_done || last_is_error, "chat stream ended without [DONE] or error");
+        assert!(
+            ended_with_done || last_is_error,
+            "chat stream ended without [DONE] or error"
+        );
         assert_eq!(reply.failed(), !ended_with_done);
         let errors = values.iter().filter(|v| v.get("error").is_some()).count();
         assert!(errors <= 1, "more than one error event");
@@ -458,7 +495,11 @@ pub fn model_path(data: &[u8]) {
         let path = runtime_path(&id, action);
         assert_runtime_path(&path);
         let segment = path.split('/').nth(2).unwrap_or("");
-        assert_eq!(percent_decode(segment), id.as_bytes(), "path does not round-trip");
+        assert_eq!(
+            percent_decode(segment),
+            id.as_bytes(),
+            "path does not round-trip"
+        );
         let auth = UpstreamAuth::SigV4 {
             access_key_id: "AKIDFUZZ".into(),
             secret_access_key: "fuzz-secret-key".into(),
@@ -484,7 +525,10 @@ pub fn model_path(data: &[u8]) {
         for (name, value) in &headers {
             let safe = |s: &str| s.bytes().all(|b| (0x20..0x7f).contains(&b));
             assert!(safe(name) && safe(value), "unsafe header {name}: {value:?}");
-            assert!(!value.contains("fuzz-secret-key"), "secret in header {name}");
+            assert!(
+                !value.contains("fuzz-secret-key"),
+                "secret in header {name}"
+            );
         }
     }
 }
@@ -495,7 +539,9 @@ fn percent_decode(s: &str) -> Vec<u8> {
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         if b == b'%' {
-            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
             match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 Some(v) => out.push(v),
                 None => panic!("bad escape in {s:?}"),

@@ -237,4 +237,3 @@ pub fn now() -> std::time::SystemTime {
         std::time::SystemTime::now()
     }
 }
-

@@ -64,8 +64,20 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
             ));
         }
     }
-    serde_json::from_value(value)
-        .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))
+    typed(value)
+}
+
+/// Deserializes a request object; a type error names the field at fault (`messages[2].role`).
+pub fn typed<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = format!("Invalid request body at '{path}': {}", e.inner());
+        if path == "." {
+            ApiError::bad_request(message)
+        } else {
+            ApiError::invalid_param(&path, message)
+        }
+    })
 }
 
 pub fn chat_to_converse(req: ChatRequest, config: &Config) -> Result<ChatTranslation, ApiError> {

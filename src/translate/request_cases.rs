@@ -639,3 +639,12 @@ fn answer_tool_is_named_for_the_reply_and_paths_encode_profiles() {
     assert_eq!(t.model_id, "us.anthropic.claude-3-haiku-20240307-v1:0");
     assert_eq!(t.requested_model, "fast");
 }
+
+#[test]
+fn type_errors_name_the_field_at_fault() {
+    let body =
+        json!({"model": HAIKU, "messages": [{"role": "user", "content": "hi"}], "max_tokens": -1});
+    let e = parse_chat_request(body.to_string().as_bytes()).unwrap_err();
+    assert_eq!((e.status, e.param.as_deref()), (400, Some("max_tokens")));
+    assert!(e.message.contains("'max_tokens'"), "{}", e.message);
+}

@@ -43,8 +43,7 @@ pub fn parse_request(body: &[u8]) -> Result<ResponsesRequest, ApiError> {
             "Missing required parameter: 'model'.",
         ));
     }
-    serde_json::from_value(value)
-        .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))
+    crate::translate::request::typed(value)
 }
 
 fn stateless(param: &str) -> ApiError {
