@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what `make bench` needs besides the filter: wrk (Debian), LiteLLM in its own venv
-# (PyPI), and the benchmark tools (bench/tools, built apart from the filter).
+# (PyPI), the benchmark tools (bench/tools) and the empty Wasm filter (bench/noop-filter),
+# both built apart from the filter.
 set -eu
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null; then
@@ -12,3 +13,4 @@ if [ ! -x bench/.venv-litellm/bin/litellm ] || [ bench/litellm-requirements.txt 
   touch bench/.venv-litellm/.installed
 fi
 (cd bench/tools && CARGO_TARGET_DIR=../../target/bench-tools cargo build --release --quiet)
+(cd bench/noop-filter && CARGO_TARGET_DIR=../../target/bench-noop cargo build --release --quiet --target wasm32-wasip1)
