@@ -148,6 +148,8 @@ def render_vars(env, workdir):
         "CONTROL_PLANE_ADDRESS": cp_url.hostname,
         "CONTROL_PLANE_PORT": str(cp_url.port or (443 if cp_tls else 80)),
         "CA_BUNDLE": env.get("CA_BUNDLE") or ca,
+        # How long a request or stream may stay silent before Envoy ends it (template default 300s).
+        "IDLE_TIMEOUT": env.get("IDLE_TIMEOUT", ""),
         # YAML single-quoted scalar: a quote is written twice.
         "PLUGIN_CONFIG": plugin_config.replace("'", "''"),
     }

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Prints an Envoy config template with every ${NAME} replaced by that environment variable.
+# Prints an Envoy config template with every ${NAME} replaced by that environment variable
+# (${NAME:-default} when the variable is unset or empty).
 # POSIX sh + awk only, so it runs inside the official Envoy image too. Unset names are an error;
 # comment lines are left as they are, except the @only-if / @end markers of optional blocks.
 set -eu
@@ -16,10 +17,12 @@ skipping { next }
 /^[[:space:]]*#/ { print; next }
 {
   line = $0; out = ""
-  while (match(line, /\$\{[A-Z_][A-Z0-9_]*\}/)) {
-    name = substr(line, RSTART + 2, RLENGTH - 3)
-    if (!(name in ENVIRON)) { printf "render.sh: %s is not set\n", name > "/dev/stderr"; failed = 1; exit 1 }
-    out = out substr(line, 1, RSTART - 1) ENVIRON[name]
+  while (match(line, /\$\{[A-Z_][A-Z0-9_]*(:-[^}]*)?\}/)) {
+    name = substr(line, RSTART + 2, RLENGTH - 3); sep = index(name, ":-"); value = ""
+    if (sep) { value = substr(name, sep + 2); name = substr(name, 1, sep - 1) }
+    if (name in ENVIRON && (ENVIRON[name] != "" || !sep)) value = ENVIRON[name]
+    else if (!sep) { printf "render.sh: %s is not set\n", name > "/dev/stderr"; failed = 1; exit 1 }
+    out = out substr(line, 1, RSTART - 1) value
     line = substr(line, RSTART + RLENGTH)
   }
   print out line

@@ -29,7 +29,8 @@ def load_docs(path):
 
 
 def template_variables():
-    """Every ${NAME} in envoy/envoy.yaml outside comment lines (comments are not rendered)."""
+    """Every ${NAME} in envoy/envoy.yaml outside comment lines (comments are not rendered);
+    ${NAME:-default} ones need not be set."""
     names = set()
     for line in TEMPLATE.read_text().splitlines():
         if not line.lstrip().startswith("#"):
@@ -47,7 +48,7 @@ def template_wasm_config(rendered_text):
 
 def template_with_placeholders():
     """envoy/envoy.yaml with every ${NAME} replaced by a placeholder, so that it parses."""
-    return re.sub(r"\$\{[A-Z_][A-Z0-9_]*\}", "x", TEMPLATE.read_text())
+    return re.sub(r"\$\{[A-Z_][A-Z0-9_]*(:-[^}]*)?\}", "x", TEMPLATE.read_text())
 
 
 def template_clusters():
