@@ -31,6 +31,7 @@ extern "C" {
         return_id: *mut u32,
     ) -> Status;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> Status;
+    fn proxy_record_metric(metric_id: u32, value: u64) -> Status;
     fn proxy_set_property(
         path_data: *const u8,
         path_size: usize,
@@ -149,6 +150,21 @@ pub fn increment_counter(id: u32, by: u64) -> bool {
     // SAFETY: plain values only.
     let status = unsafe { proxy_increment_metric(id, by) };
     check(status, "increment_metric")
+}
+
+/// Defines a gauge (Envoy prefixes `wasmcustom.`); None when the host refuses.
+pub fn define_gauge(name: &str) -> Option<u32> {
+    let mut id: u32 = 0;
+    // SAFETY: as above; `id` outlives the call.
+    let status =
+        unsafe { proxy_define_metric(MetricType::Gauge, name.as_ptr(), name.len(), &mut id) };
+    check(status, "define_metric").then_some(id)
+}
+
+pub fn set_gauge(id: u32, value: u64) -> bool {
+    // SAFETY: plain values only.
+    let status = unsafe { proxy_record_metric(id, value) };
+    check(status, "record_metric")
 }
 
 /// Sets filter state `wasm.<name>` for this stream (one-segment property path).

@@ -183,5 +183,6 @@ impl HttpContext for Http {
         if let Ok(mut metrics) = self.metrics.try_borrow_mut() {
             metrics.record(&summary);
         }
+        super::memory::report();
     }
 }

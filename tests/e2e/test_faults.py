@@ -300,6 +300,8 @@ def test_client_disconnect_mid_stream_frees_the_request(gw, bedrock):
         time.sleep(0.1)
     assert admin_stat(gw, "http.openai.downstream_rq_active") == 0
     assert admin_stat(gw, "cluster.bedrock_plain.upstream_rq_active") == 0
+    # The filter reports its VM's memory (what the soak watches for leaks).
+    assert admin_stat(gw, "wasmcustom.bedrock_access_filter.vm_memory_bytes") >= 65536
 
 
 def test_connection_refused_is_an_openai_error():
