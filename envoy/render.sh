@@ -6,11 +6,14 @@
 set -eu
 template=${1:?usage: render.sh TEMPLATE}
 awk '
-# "# @only-if NAME ~ REGEX" ... "# @end": keep the lines between only when $NAME matches REGEX.
+# "# @only-if NAME ~ REGEX" ... "# @end": keep the lines between only when $NAME matches REGEX
+# ("NAME:-default" tests the default when NAME is unset or empty).
 /^[[:space:]]*# @only-if / {
-  name = $3; pattern = $5
-  if (!(name in ENVIRON)) { printf "render.sh: %s is not set\n", name > "/dev/stderr"; failed = 1; exit 1 }
-  skipping = (ENVIRON[name] !~ pattern); next
+  name = $3; pattern = $5; sep = index(name, ":-"); value = ""
+  if (sep) { value = substr(name, sep + 2); name = substr(name, 1, sep - 1) }
+  if (name in ENVIRON && (ENVIRON[name] != "" || !sep)) value = ENVIRON[name]
+  else if (!sep) { printf "render.sh: %s is not set\n", name > "/dev/stderr"; failed = 1; exit 1 }
+  skipping = (value !~ pattern); next
 }
 /^[[:space:]]*# @end/ { skipping = 0; next }
 skipping { next }

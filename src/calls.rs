@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::exchange::LocalReply;
+use crate::exchange::{LocalReply, UpstreamRequest};
 use crate::sign::{self, SignInput};
 use std::time::{Duration, SystemTime};
 
@@ -18,6 +18,8 @@ pub struct OutboundCall {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub timeout: Duration,
+    /// Read at most one byte more than this of the answer (the core then refuses it).
+    pub max_response_bytes: Option<usize>,
 }
 
 /// What came back. `status` 0 means no answer at all (connection refused, timeout, reset).
@@ -67,6 +69,8 @@ pub enum CallStep {
     Wait,
     /// Finished: answer the client.
     Reply(LocalReply),
+    /// Finished: send the client's request on to Bedrock, rewritten (after fetching images).
+    Forward(UpstreamRequest),
 }
 
 impl CallStep {
@@ -124,6 +128,7 @@ pub fn signed_call(
         headers,
         body,
         timeout: target.timeout,
+        max_response_bytes: None,
     })
 }
 

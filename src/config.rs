@@ -88,7 +88,35 @@ pub struct Config {
     pub prompt_caching: bool,
     /// Send Anthropic's interleaved-thinking beta when Claude 4+ thinks.
     pub interleaved_thinking: bool,
+    /// Fetching `http(s)` image URLs from the filter; off unless a cluster is configured.
+    pub image_fetch: ImageFetch,
 }
+
+/// Where and how the filter fetches image URLs that clients send instead of inline data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageFetch {
+    /// Envoy cluster for `https://` URLs (TLS; a dynamic forward proxy); `None` refuses them.
+    pub https_cluster: Option<String>,
+    /// Envoy cluster for `http://` URLs; `None` refuses them.
+    pub http_cluster: Option<String>,
+    pub timeout: std::time::Duration,
+    /// Largest image accepted (Bedrock's limit is 3.75 MB).
+    pub max_bytes: usize,
+    /// Host names (and their subdomains) that may be fetched; empty means any host name
+    /// except IP literals and localhost, which must be listed to be fetched.
+    pub allowed_hosts: Vec<String>,
+}
+
+impl ImageFetch {
+    pub fn enabled(&self) -> bool {
+        self.https_cluster.is_some() || self.http_cluster.is_some()
+    }
+}
+
+pub const DEFAULT_IMAGE_FETCH_TIMEOUT_MS: u64 = 10_000;
+/// Clusters envoy/envoy.yaml renders when IMAGE_FETCH=on.
+pub const IMAGE_FETCH_TLS_CLUSTER: &str = "image_fetch_tls";
+pub const IMAGE_FETCH_PLAIN_CLUSTER: &str = "image_fetch_plain";
 
 /// The JSON as written in Envoy's plugin configuration. Every field is optional.
 #[derive(Debug, Default, Deserialize)]
@@ -118,6 +146,11 @@ struct RawConfig {
     runtime_cluster: Option<String>,
     prompt_caching: Option<bool>,
     interleaved_thinking: Option<bool>,
+    image_fetch_cluster: Option<String>,
+    image_fetch_http_cluster: Option<String>,
+    image_fetch_timeout_ms: Option<u64>,
+    image_fetch_max_bytes: Option<usize>,
+    image_fetch_allowed_hosts: Option<Vec<String>>,
 }
 
 /// Where the model list comes from.
@@ -305,6 +338,16 @@ impl Config {
             "bedrock_control_plane",
         );
         let runtime_cluster = cluster(raw.runtime_cluster, "BEDROCK_CLUSTER", "bedrock");
+        let image_fetch = image_fetch(
+            ImageFetchRaw {
+                https_cluster: raw.image_fetch_cluster,
+                http_cluster: raw.image_fetch_http_cluster,
+                timeout_ms: raw.image_fetch_timeout_ms,
+                max_bytes: raw.image_fetch_max_bytes,
+                allowed_hosts: raw.image_fetch_allowed_hosts,
+            },
+            &get,
+        )?;
         Ok(Config {
             region,
             runtime_host,
@@ -331,6 +374,7 @@ impl Config {
                 .interleaved_thinking
                 .or_else(|| get("ENABLE_INTERLEAVED_THINKING").map(|v| v == "true" || v == "1"))
                 .unwrap_or(false),
+            image_fetch,
         })
     }
 
@@ -381,6 +425,70 @@ impl Config {
             .map(String::as_str)
             .unwrap_or(requested)
     }
+}
+
+struct ImageFetchRaw {
+    https_cluster: Option<String>,
+    http_cluster: Option<String>,
+    timeout_ms: Option<u64>,
+    max_bytes: Option<usize>,
+    allowed_hosts: Option<Vec<String>>,
+}
+
+/// Image fetching: clusters from the JSON, else IMAGE_FETCH_CLUSTER / IMAGE_FETCH_HTTP_CLUSTER,
+/// else envoy.yaml's clusters when IMAGE_FETCH=on; hosts also from IMAGE_FETCH_ALLOWED_HOSTS.
+fn image_fetch(
+    raw: ImageFetchRaw,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<ImageFetch, String> {
+    let switched_on = get("IMAGE_FETCH").is_some_and(|v| v == "on");
+    let cluster = |raw: Option<String>, var: &str, default: &str| {
+        non_empty(raw)
+            .or_else(|| get(var))
+            .or_else(|| switched_on.then(|| default.to_string()))
+    };
+    let max_bytes = raw
+        .max_bytes
+        .unwrap_or(crate::translate::request::MAX_IMAGE_BYTES);
+    if max_bytes == 0 || max_bytes > crate::translate::request::MAX_IMAGE_BYTES {
+        return Err(format!(
+            "image_fetch_max_bytes: must be between 1 and {} (Bedrock's image limit)",
+            crate::translate::request::MAX_IMAGE_BYTES
+        ));
+    }
+    let timeout_ms = raw.timeout_ms.unwrap_or(DEFAULT_IMAGE_FETCH_TIMEOUT_MS);
+    if timeout_ms == 0 {
+        return Err("image_fetch_timeout_ms: must be greater than 0".into());
+    }
+    let allowed_hosts: Vec<String> = match raw.allowed_hosts {
+        Some(hosts) => hosts,
+        None => get("IMAGE_FETCH_ALLOWED_HOSTS")
+            .map(|v| v.split(',').map(str::to_string).collect())
+            .unwrap_or_default(),
+    }
+    .into_iter()
+    .map(|h| h.trim().trim_start_matches('.').to_ascii_lowercase())
+    .filter(|h| !h.is_empty())
+    .collect();
+    if let Some(bad) = allowed_hosts
+        .iter()
+        .find(|h| h.contains(|c: char| c == '/' || c == '@' || c.is_whitespace()))
+    {
+        return Err(format!(
+            "image_fetch_allowed_hosts: {bad:?} is not a host name (no scheme, path or port)"
+        ));
+    }
+    Ok(ImageFetch {
+        https_cluster: cluster(raw.https_cluster, "IMAGE_FETCH_CLUSTER", IMAGE_FETCH_TLS_CLUSTER),
+        http_cluster: cluster(
+            raw.http_cluster,
+            "IMAGE_FETCH_HTTP_CLUSTER",
+            IMAGE_FETCH_PLAIN_CLUSTER,
+        ),
+        timeout: std::time::Duration::from_millis(timeout_ms),
+        max_bytes,
+        allowed_hosts,
+    })
 }
 
 /// Compares without an early exit on the first differing byte.
@@ -508,6 +616,49 @@ mod tests {
         assert!(!c.model_allowed(Some("key2"), "other"));
         assert!(c.model_allowed(Some("a"), "m2"));
         assert!(!c.model_allowed(Some("a"), "m3"));
+    }
+
+    #[test]
+    fn image_fetch_is_off_unless_a_cluster_or_the_switch_is_set() {
+        let c = Config::load(br#"{"upstream_auth":"envoy","client_auth":false}"#, &|_| None)
+            .unwrap();
+        assert!(!c.image_fetch.enabled());
+        assert_eq!(c.image_fetch.max_bytes, 3_750_000);
+        assert_eq!(c.image_fetch.timeout.as_millis(), 10_000);
+
+        let env = env_of(&[
+            ("IMAGE_FETCH", "on"),
+            ("IMAGE_FETCH_ALLOWED_HOSTS", " Example.com, .cdn.net ,"),
+        ]);
+        let c = Config::load(br#"{"upstream_auth":"envoy","client_auth":false}"#, &env).unwrap();
+        assert_eq!(c.image_fetch.https_cluster.as_deref(), Some("image_fetch_tls"));
+        assert_eq!(c.image_fetch.http_cluster.as_deref(), Some("image_fetch_plain"));
+        assert_eq!(c.image_fetch.allowed_hosts, ["example.com", "cdn.net"]);
+
+        let json = br#"{"upstream_auth":"envoy","client_auth":false,
+            "image_fetch_cluster":"img","image_fetch_timeout_ms":500,
+            "image_fetch_max_bytes":1000,"image_fetch_allowed_hosts":["127.0.0.1"]}"#;
+        let c = Config::load(json, &|_| None).unwrap();
+        assert_eq!(c.image_fetch.https_cluster.as_deref(), Some("img"));
+        assert_eq!(c.image_fetch.http_cluster, None);
+        assert_eq!(c.image_fetch.timeout.as_millis(), 500);
+        assert_eq!(c.image_fetch.max_bytes, 1000);
+        assert_eq!(c.image_fetch.allowed_hosts, ["127.0.0.1"]);
+    }
+
+    #[test]
+    fn bad_image_fetch_settings_name_the_field() {
+        let base = r#""upstream_auth":"envoy","client_auth":false"#;
+        for (field, value) in [
+            ("image_fetch_max_bytes", "4000000"),
+            ("image_fetch_max_bytes", "0"),
+            ("image_fetch_timeout_ms", "0"),
+            ("image_fetch_allowed_hosts", r#"["https://x.com/"]"#),
+        ] {
+            let json = format!("{{{base},\"{field}\":{value}}}");
+            let err = Config::load(json.as_bytes(), &|_| None).unwrap_err();
+            assert!(err.starts_with(field), "{err}");
+        }
     }
 
     #[test]

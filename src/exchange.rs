@@ -8,6 +8,7 @@ use crate::router::{self, Endpoint};
 use crate::sign::{self, SignInput};
 use crate::calls::{CallResponse, CallStep};
 use crate::translate::embeddings::EmbeddingsJob;
+use crate::translate::image_fetch::{ImageFetchJob, Progress};
 use crate::translate::models::{ModelCache, ModelsJob, ModelsRequest};
 use crate::bedrock::converse::Usage;
 use crate::observability::{Outcome, Summary};
@@ -98,6 +99,13 @@ enum State {
         endpoint: Endpoint,
         request_id: String,
         drop_headers: Vec<String>,
+    },
+    /// The request names remote images: fetching them before it is translated.
+    FetchingImages {
+        endpoint: Endpoint,
+        request_id: String,
+        drop_headers: Vec<String>,
+        job: Box<ImageFetchJob>,
     },
     /// Request sent; the reply translator waits for Bedrock's answer.
     Sent(Reply),
@@ -325,6 +333,46 @@ impl Exchange {
         self.end_calls(step)
     }
 
+    /// With the complete body of a chat or Responses request: when image fetching is on and
+    /// the request names `http(s)` images, starts fetching them (`None`: translate as is).
+    /// The request is held until `on_call_response` returns `CallStep::Forward`.
+    pub fn start_image_fetch(&mut self, config: &Config, body: &[u8]) -> Option<CallStep> {
+        let policy = &config.image_fetch;
+        let State::Pending { endpoint, .. } = &self.state else {
+            return None;
+        };
+        if !policy.enabled() || body.len() > config.max_request_bytes {
+            return None;
+        }
+        let mut job = match ImageFetchJob::plan(endpoint, body, policy) {
+            Ok(job) => job?,
+            Err(e) => return Some(CallStep::Reply(self.refuse(&e))),
+        };
+        // Fetch nothing for a model the key may not use.
+        if let Some(model) = job.requested_model() {
+            let model_id = config.resolve_model(model).to_string();
+            if !config.model_allowed(self.key_name.as_deref(), &model_id) {
+                return Some(CallStep::Reply(self.refuse(&not_allowed(&model_id))));
+            }
+        }
+        let calls = job.begin(policy);
+        let State::Pending {
+            endpoint,
+            request_id,
+            drop_headers,
+        } = std::mem::replace(&mut self.state, State::Done)
+        else {
+            return None;
+        };
+        self.state = State::FetchingImages {
+            endpoint,
+            request_id,
+            drop_headers,
+            job: Box::new(job),
+        };
+        Some(CallStep::Dispatch(calls))
+    }
+
     /// One of the filter's own calls answered (status 0: it failed or timed out).
     pub fn on_call_response(
         &mut self,
@@ -339,9 +387,34 @@ impl Exchange {
                 job.on_response(config, key, response, models, now)
             }
             State::Local(LocalJob::Embeddings(job)) => job.on_response(config, key, response, now),
+            State::FetchingImages { job, .. } => {
+                match job.on_response(&config.image_fetch, key, response) {
+                    Ok(Progress::Calls(calls)) if calls.is_empty() => CallStep::Wait,
+                    Ok(Progress::Calls(calls)) => CallStep::Dispatch(calls),
+                    Ok(Progress::Done(body)) => return self.forward_fetched(config, &body, now),
+                    Err(e) => CallStep::Reply(self.refuse(&e)),
+                }
+            }
             _ => CallStep::Wait,
         };
         self.end_calls(step)
+    }
+
+    /// Every image is in: translate the request with them and send it on.
+    fn forward_fetched(&mut self, config: &Config, body: &[u8], now: SystemTime) -> CallStep {
+        let State::FetchingImages {
+            endpoint,
+            request_id,
+            drop_headers,
+            ..
+        } = std::mem::replace(&mut self.state, State::Done)
+        else {
+            return CallStep::Wait;
+        };
+        match self.translate(config, endpoint, request_id, drop_headers, body, now) {
+            Ok(upstream) => CallStep::Forward(upstream),
+            Err(reply) => CallStep::Reply(reply),
+        }
     }
 
     /// Records a final reply for stats; the exchange is done then.
@@ -384,6 +457,19 @@ impl Exchange {
         if body.len() > config.max_request_bytes {
             return Err(self.refuse(&too_large(config)));
         }
+        self.translate(config, endpoint, request_id, drop_headers, body, now)
+    }
+
+    /// Translates and signs a complete request body for Bedrock.
+    fn translate(
+        &mut self,
+        config: &Config,
+        endpoint: Endpoint,
+        request_id: String,
+        drop_headers: Vec<String>,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<UpstreamRequest, LocalReply> {
         let fallback_id;
         let request_id = if request_id.is_empty() {
             let nanos = now.duration_since(UNIX_EPOCH).map(|d| d.as_nanos());
@@ -523,9 +609,11 @@ impl Exchange {
                 self.state = State::Done;
                 BodyAction::Replace(e.to_body())
             }
-            State::Start | State::Pending { .. } | State::Local(_) | State::Done => {
-                BodyAction::Pass
-            }
+            State::Start
+            | State::Pending { .. }
+            | State::FetchingImages { .. }
+            | State::Local(_)
+            | State::Done => BodyAction::Pass,
         }
     }
 

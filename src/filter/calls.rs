@@ -3,7 +3,7 @@
 
 use crate::calls::{CallResponse, CallStep};
 use crate::config::Config;
-use crate::exchange::{Exchange, LocalReply};
+use crate::exchange::{Exchange, LocalReply, UpstreamRequest};
 use crate::translate::models::ModelCache;
 use super::host;
 use proxy_wasm::hostcalls;
@@ -17,8 +17,16 @@ use std::time::SystemTime;
 pub struct OwnCalls {
     /// Shared by every HTTP context of the VM (set by the root context).
     models: Rc<RefCell<ModelCache>>,
-    /// Envoy's token → the exchange's call key.
-    pending: BTreeMap<u32, usize>,
+    /// Envoy's token → the exchange's call key and the most of the answer to read.
+    pending: BTreeMap<u32, (usize, Option<usize>)>,
+}
+
+/// How the exchange's calls ended.
+pub enum Finished {
+    /// Answer the client.
+    Reply(LocalReply),
+    /// Send the (held) request on, rewritten.
+    Forward(UpstreamRequest),
 }
 
 fn now() -> SystemTime {
@@ -39,7 +47,7 @@ impl OwnCalls {
         exchange: &mut Exchange,
         config: &Config,
         body: &[u8],
-    ) -> Option<LocalReply> {
+    ) -> Option<Finished> {
         let step = match self.models.try_borrow_mut() {
             Ok(mut models) => exchange.start_calls(config, body, now(), &mut models),
             Err(_) => exchange.start_calls(config, body, now(), &mut ModelCache::default()),
@@ -55,8 +63,8 @@ impl OwnCalls {
         token: u32,
         num_headers: usize,
         body_size: usize,
-    ) -> Option<LocalReply> {
-        let key = self.pending.remove(&token)?;
+    ) -> Option<Finished> {
+        let (key, max_bytes) = self.pending.remove(&token)?;
         let response = if num_headers == 0 {
             CallResponse::failed("no answer: connection failed, reset or timed out")
         } else {
@@ -66,8 +74,10 @@ impl OwnCalls {
                 .find(|(n, _)| n == ":status")
                 .and_then(|(_, v)| v.parse::<u16>().ok())
                 .unwrap_or(502);
-            let body = if body_size > 0 {
-                host::body(BufferType::HttpCallResponseBody, body_size)
+            // One byte past the limit is enough for the core to refuse an oversized answer.
+            let wanted = max_bytes.map_or(body_size, |max| body_size.min(max.saturating_add(1)));
+            let body = if wanted > 0 {
+                host::body(BufferType::HttpCallResponseBody, wanted)
             } else {
                 Vec::new()
             };
@@ -98,18 +108,22 @@ impl OwnCalls {
 
     /// Dispatches until the exchange waits or answers. A call Envoy refuses to dispatch
     /// (unknown cluster, bad headers) is fed back as a failed answer.
-    fn run(
+    pub fn run(
         &mut self,
         exchange: &mut Exchange,
         config: &Config,
         step: CallStep,
-    ) -> Option<LocalReply> {
+    ) -> Option<Finished> {
         let mut steps = VecDeque::from([step]);
         while let Some(step) = steps.pop_front() {
             match step {
                 CallStep::Reply(reply) => {
                     self.pending.clear();
-                    return Some(reply);
+                    return Some(Finished::Reply(reply));
+                }
+                CallStep::Forward(request) => {
+                    self.pending.clear();
+                    return Some(Finished::Forward(request));
                 }
                 CallStep::Wait => {}
                 CallStep::Dispatch(calls) => {
@@ -130,7 +144,7 @@ impl OwnCalls {
                             call.timeout,
                         ) {
                             Ok(token) => {
-                                self.pending.insert(token, call.key);
+                                self.pending.insert(token, (call.key, call.max_response_bytes));
                             }
                             Err(status) => {
                                 log::warn!(
@@ -153,7 +167,7 @@ impl OwnCalls {
             // Nothing in flight and no answer: never leave the client hanging.
             let e =
                 crate::error::ApiError::internal("the gateway's own calls ended without an answer");
-            return Some(LocalReply::error(&e));
+            return Some(Finished::Reply(LocalReply::error(&e)));
         }
         None
     }

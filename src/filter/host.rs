@@ -58,6 +58,7 @@ extern "C" {
         return_buffer_size: *mut usize,
     ) -> Status;
     fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> Status;
+    fn proxy_continue_stream(stream_type: proxy_wasm::types::StreamType) -> Status;
     fn proxy_send_local_response(
         status_code: u32,
         status_code_details_data: *const u8,
@@ -85,6 +86,13 @@ pub fn set_header(map: MapType, name: &str, value: &str) -> bool {
         proxy_replace_header_map_value(map, name.as_ptr(), name.len(), value.as_ptr(), value.len())
     };
     check(status, "replace_header")
+}
+
+/// Lets a request held with `Action::Pause` go on (the SDK's version panics on failure).
+pub fn resume_request() -> bool {
+    // SAFETY: no pointers are passed.
+    let status = unsafe { proxy_continue_stream(proxy_wasm::types::StreamType::HttpRequest) };
+    check(status, "continue_stream")
 }
 
 pub fn remove_header(map: MapType, name: &str) -> bool {

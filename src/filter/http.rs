@@ -1,13 +1,15 @@
 //! HTTP context: hands each callback's headers and bytes to the exchange and applies its answer.
 
-use super::calls::OwnCalls;
+use super::calls::{Finished, OwnCalls};
 use super::host;
 use crate::translate::models::ModelCache;
 use super::metrics::Metrics;
 use crate::observability;
 use std::cell::RefCell;
 use crate::config::Config;
-use crate::exchange::{BodyAction, Exchange, HeadersAction, LocalReply, RequestHead};
+use crate::exchange::{
+    BodyAction, Exchange, HeadersAction, LocalReply, RequestHead, UpstreamRequest,
+};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType};
 use std::rc::Rc;
@@ -17,8 +19,10 @@ pub struct Http {
     metrics: Rc<RefCell<Metrics>>,
     exchange: Exchange,
     replied: bool,
-    /// The filter's own upstream calls (model list, embeddings).
+    /// The filter's own upstream calls (model list, embeddings, image URLs).
     calls: OwnCalls,
+    /// Size of the held request body, replaced once fetched images are in.
+    held_body_size: usize,
 }
 
 impl Http {
@@ -29,6 +33,7 @@ impl Http {
             exchange: Exchange::default(),
             replied: false,
             calls: OwnCalls::default(),
+            held_body_size: 0,
         }
     }
 
@@ -40,9 +45,30 @@ impl Http {
 
     /// The filter answers itself from calls it makes; the request is never routed.
     fn start_calls(&mut self, body: &[u8]) -> Action {
-        match self.calls.start(&mut self.exchange, &self.config, body) {
-            Some(reply) => self.reply(&reply),
+        let finished = self.calls.start(&mut self.exchange, &self.config, body);
+        self.finish_calls(finished)
+    }
+
+    /// Applies how the calls ended; `Pause` while they run.
+    fn finish_calls(&mut self, finished: Option<Finished>) -> Action {
+        match finished {
+            Some(Finished::Reply(reply)) => self.reply(&reply),
+            Some(Finished::Forward(request)) => {
+                self.rewrite_request(&request);
+                Action::Continue
+            }
             None => Action::Pause,
+        }
+    }
+
+    /// Puts the translated body and Bedrock's headers on the held request.
+    fn rewrite_request(&mut self, upstream: &UpstreamRequest) {
+        host::replace_body(BufferType::HttpRequestBody, self.held_body_size, &upstream.body);
+        for name in &upstream.remove_headers {
+            host::remove_header(MapType::HttpRequestHeaders, name);
+        }
+        for (name, value) in &upstream.set_headers {
+            host::set_header(MapType::HttpRequestHeaders, name, value);
         }
     }
 
@@ -67,8 +93,9 @@ impl Context for Http {
         let answer =
             self.calls
                 .on_response(&mut self.exchange, &self.config, token, num_headers, body_size);
-        if let Some(reply) = answer {
-            self.reply(&reply);
+        // The request was held (headers and body paused) while images were fetched.
+        if self.finish_calls(answer) == Action::Continue {
+            host::resume_request();
         }
     }
 }
@@ -117,16 +144,15 @@ impl HttpContext for Http {
         if self.exchange.answers_with_calls() {
             return self.start_calls(&body);
         }
+        self.held_body_size = size;
+        if let Some(step) = self.exchange.start_image_fetch(&self.config, &body) {
+            let finished = self.calls.run(&mut self.exchange, &self.config, step);
+            return self.finish_calls(finished);
+        }
         let now = host::now();
         match self.exchange.on_request_body(&self.config, &body, now) {
             Ok(upstream) => {
-                host::replace_body(BufferType::HttpRequestBody, size, &upstream.body);
-                for name in &upstream.remove_headers {
-                    host::remove_header(MapType::HttpRequestHeaders, name);
-                }
-                for (name, value) in &upstream.set_headers {
-                    host::set_header(MapType::HttpRequestHeaders, name, value);
-                }
+                self.rewrite_request(&upstream);
                 Action::Continue
             }
             Err(reply) => self.reply(&reply),

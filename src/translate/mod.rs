@@ -3,6 +3,8 @@
 pub mod chat;
 pub mod conversation;
 pub mod embeddings;
+pub mod image_fetch;
+pub mod image_urls;
 pub mod model;
 pub mod models;
 pub mod request;
