@@ -12,5 +12,6 @@ if [ ! -x bench/.venv-litellm/bin/litellm ] || [ bench/litellm-requirements.txt 
   bench/.venv-litellm/bin/pip install -q -r bench/litellm-requirements.txt
   touch bench/.venv-litellm/.installed
 fi
-(cd bench/tools && CARGO_TARGET_DIR=../../target/bench-tools cargo build --release --quiet)
+(cd bench/tools && CARGO_TARGET_DIR=../../target/bench-tools cargo build --release --quiet \
+  && CARGO_TARGET_DIR=../../target/bench-tools cargo build --release --quiet --target wasm32-wasip1)
 (cd bench/noop-filter && CARGO_TARGET_DIR=../../target/bench-noop cargo build --release --quiet --target wasm32-wasip1)
