@@ -87,14 +87,16 @@ fn accept(response: &CallResponse, max_bytes: usize) -> Result<String, String> {
         return Err(format!("could not be fetched ({})", reason.trim()));
     }
     if !(200..300).contains(&response.status) {
-        let detail = match response.unreachable() {
-            Some(text) if !text.is_empty() => format!(" ({text})"),
-            _ => String::new(),
-        };
-        return Err(format!(
-            "could not be fetched: the server answered HTTP {}{detail}",
-            response.status
-        ));
+        // Envoy's own 503/504 (connect, TLS or DNS failure, timeout) says why in plain text.
+        return Err(match response.unreachable() {
+            Some(text) if !text.is_empty() => {
+                format!("could not be fetched: HTTP {} ({text})", response.status)
+            }
+            _ => format!(
+                "could not be fetched: the server answered HTTP {}",
+                response.status
+            ),
+        });
     }
     if let Some(kind) = response.header("content-type") {
         let kind = kind.trim();

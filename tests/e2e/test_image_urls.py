@@ -5,7 +5,9 @@ is sent to Bedrock."""
 
 import base64
 import json
+import ssl
 import struct
+import subprocess
 import tempfile
 import threading
 import time
@@ -44,10 +46,24 @@ FILES = {
 }
 
 
-class ImageServer:
-    """Loopback HTTP server with good and bad images; remembers what it was asked."""
+def make_tls_files(directory):
+    """A throwaway CA and a certificate for 'localhost' signed by it."""
+    d = Path(directory)
+    run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test image CA",
+        "-keyout", str(d / "ca.key"), "-out", str(d / "ca.pem"))
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+        "-keyout", str(d / "host.key"), "-out", str(d / "host.csr"))
+    (d / "san.ext").write_text("subjectAltName=DNS:localhost\n")
+    run("x509", "-req", "-in", str(d / "host.csr"), "-CA", str(d / "ca.pem"), "-CAkey", str(d / "ca.key"),
+        "-CAcreateserial", "-days", "2", "-extfile", str(d / "san.ext"), "-out", str(d / "host.pem"))
+    return d
 
-    def __init__(self):
+
+class ImageServer:
+    """Loopback HTTP(S) server with good and bad images; remembers what it was asked."""
+
+    def __init__(self, tls_dir=None):
         seen = self.seen = []
 
         class Handler(BaseHTTPRequestHandler):
@@ -69,15 +85,24 @@ class ImageServer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        if tls_dir:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls_dir / "host.pem", tls_dir / "host.key")
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def url(self, path):
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path, host="127.0.0.1"):
+        return f"http://{host}:{self.port}{path}"
 
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def tls_dir():
+    return make_tls_files(tempfile.mkdtemp(prefix="img-tls-"))
 
 
 @pytest.fixture(scope="module")
@@ -88,19 +113,29 @@ def images():
 
 
 @pytest.fixture(scope="module")
-def fetching(emulator):
-    """A gateway that fetches image URLs, with the loopback host explicitly allowed."""
+def tls_images(tls_dir):
+    server = ImageServer(tls_dir)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def fetching(emulator, tls_dir):
+    """A gateway that fetches image URLs, with the loopback hosts explicitly allowed and the
+    test CA trusted for https:// ones."""
     config = Path(tempfile.mkdtemp(prefix="img-")) / "plugin.json"
     config.write_text(json.dumps({"image_fetch_timeout_ms": FETCH_TIMEOUT_MS,
-                                  "image_fetch_allowed_hosts": ["127.0.0.1"]}))
-    gw = Gateway(gateway_env(emulator, IMAGE_FETCH="on", PLUGIN_CONFIG_FILE=str(config)))
+                                  "image_fetch_allowed_hosts": ["127.0.0.1", "localhost"]}))
+    gw = Gateway(gateway_env(emulator, IMAGE_FETCH="on", PLUGIN_CONFIG_FILE=str(config),
+                             CA_BUNDLE=str(tls_dir / "ca.pem")))
     yield gw
     gw.close()
 
 
 @pytest.fixture(autouse=True)
-def _fresh_image_log(images):
+def _fresh_image_log(images, tls_images):
     images.seen.clear()
+    tls_images.seen.clear()
 
 
 def image_part(url):
@@ -167,9 +202,25 @@ def test_bad_images_are_refused_and_nothing_is_forwarded(fetching, emulator, ima
     assert emulator.runtime_requests() == []
 
 
+def test_https_images_are_fetched_with_sni_and_a_checked_certificate(fetching, emulator, tls_images):
+    client = fetching.client()
+    url = tls_images.url("/cat.png").replace("http://127.0.0.1", "https://localhost")
+    client.chat.completions.create(model=HAIKU, messages=[{"role": "user", "content": [image_part(url)]}])
+    assert sent_images(emulator) == [("png", CAT)]
+
+    # The certificate names localhost, not 127.0.0.1: Envoy refuses the connection.
+    emulator.reset()
+    bad = tls_images.url("/cat.png").replace("http://", "https://")
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model=HAIKU, messages=[{"role": "user", "content": [image_part(bad)]}])
+    assert "could not be fetched" in err.value.body["message"], err.value.body
+    assert emulator.runtime_requests() == []
+
+
 def test_hosts_outside_the_allow_list_are_not_fetched(fetching, emulator, images):
     client = fetching.client()
-    for url in [f"http://localhost:{images.port}/cat.png", "https://example.com/cat.png", "ftp://127.0.0.1/cat.png"]:
+    for url in [images.url("/cat.png", host="127.0.0.2"), images.url("/cat.png", host="[::1]"),
+                "https://example.com/cat.png", "ftp://127.0.0.1/cat.png"]:
         with pytest.raises(openai.BadRequestError) as err:
             client.chat.completions.create(model=HAIKU, messages=[{"role": "user", "content": [image_part(url)]}])
         assert err.value.body["code"] in ("unsupported_image_url",), err.value.body
