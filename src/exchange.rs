@@ -635,3 +635,142 @@ impl Exchange {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+
+    fn config(extra: &str) -> Config {
+        let env = |k: &str| match k {
+            "AWS_ACCESS_KEY_ID" => Some("AKIDEXAMPLE".to_string()),
+            "AWS_SECRET_ACCESS_KEY" => Some("secret".to_string()),
+            "API_KEY" => Some("k".to_string()),
+            _ => None,
+        };
+        Config::load(format!("{{{extra}}}").as_bytes(), &env).unwrap()
+    }
+
+    fn pending(config: &Config) -> Exchange {
+        let mut exchange = Exchange::default();
+        let head = RequestHead {
+            method: "POST",
+            path: "/v1/chat/completions",
+            authorization: Some("Bearer k"),
+            request_id: Some("r-1"),
+            header_names: vec!["authorization".into()],
+        };
+        let action = exchange.on_request_headers(config, &head, false);
+        assert_eq!(action, HeadersAction::AwaitBody);
+        exchange
+    }
+
+    fn chat_with(url: &str) -> Vec<u8> {
+        serde_json::json!({"model": "anthropic.claude-3-haiku-20240307-v1:0", "messages": [
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}]})
+        .to_string()
+        .into_bytes()
+    }
+
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_795_633_051)
+    }
+
+    #[test]
+    fn fetched_images_are_translated_signed_and_forwarded() {
+        let config =
+            config(r#""image_fetch_cluster":"img","image_fetch_allowed_hosts":["example.com"]"#);
+        let mut exchange = pending(&config);
+        let body = chat_with("https://example.com/cat.png");
+        let Some(CallStep::Dispatch(calls)) = exchange.start_image_fetch(&config, &body) else {
+            panic!("expected a fetch");
+        };
+        assert_eq!(calls.len(), 1);
+        let answer = CallResponse {
+            status: 200,
+            headers: vec![("content-type".into(), "image/png".into())],
+            body: PNG.to_vec(),
+        };
+        let step = exchange.on_call_response(
+            &config,
+            calls[0].key,
+            answer,
+            now(),
+            &mut ModelCache::default(),
+        );
+        let CallStep::Forward(upstream) = step else {
+            panic!("expected the request to go on, got {step:?}");
+        };
+        let sent: serde_json::Value = serde_json::from_slice(&upstream.body).unwrap();
+        let bytes = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, PNG);
+        assert_eq!(
+            sent["messages"][0]["content"][0]["image"],
+            serde_json::json!({"format": "png", "source": {"bytes": bytes}})
+        );
+        let header = |n: &str| {
+            upstream
+                .set_headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            header("content-length"),
+            Some(upstream.body.len().to_string())
+        );
+        assert!(header("authorization")
+            .unwrap()
+            .starts_with("AWS4-HMAC-SHA256"));
+        assert!(header(":path").unwrap().ends_with("/converse"));
+    }
+
+    #[test]
+    fn a_failed_fetch_refuses_the_request_and_later_answers_are_ignored() {
+        let config =
+            config(r#""image_fetch_cluster":"img","image_fetch_allowed_hosts":["example.com"]"#);
+        let mut exchange = pending(&config);
+        let body = chat_with("https://example.com/cat.png");
+        exchange.start_image_fetch(&config, &body).unwrap();
+        let step = exchange.on_call_response(
+            &config,
+            0,
+            CallResponse::failed("timed out"),
+            now(),
+            &mut ModelCache::default(),
+        );
+        let CallStep::Reply(reply) = step else {
+            panic!("expected a refusal, got {step:?}");
+        };
+        assert_eq!(reply.status, 400);
+        assert_eq!(exchange.summary().outcome, Outcome::Rejected);
+        let again = exchange.on_call_response(
+            &config,
+            0,
+            CallResponse::failed("late"),
+            now(),
+            &mut ModelCache::default(),
+        );
+        assert_eq!(again, CallStep::Wait);
+    }
+
+    #[test]
+    fn nothing_is_fetched_when_fetching_is_off_or_the_model_is_not_allowed() {
+        let off = config("");
+        let mut exchange = pending(&off);
+        let body = chat_with("https://example.com/cat.png");
+        assert_eq!(exchange.start_image_fetch(&off, &body), None);
+        let err = exchange.on_request_body(&off, &body, now()).unwrap_err();
+        assert_eq!(err.status, 400);
+
+        let limited = config(r#""image_fetch_cluster":"img","allowed_models":["other"]"#);
+        let mut exchange = pending(&limited);
+        let Some(CallStep::Reply(reply)) = exchange.start_image_fetch(&limited, &body) else {
+            panic!("expected a refusal");
+        };
+        assert_eq!(reply.status, 403);
+    }
+}
