@@ -31,7 +31,7 @@ for t in "${targets[@]}"; do
   if [ "$keep" = keep ]; then
     min="$work/$t.min"
     mkdir -p "$min"
-    fuzz run --sanitizer none "$t" "$min" "corpus/$t" "$work/$t" -- -merge=1 >/dev/null 2>&1
+    fuzz run --sanitizer none "$t" "$min" "corpus/$t" "$work/$t" -- -set_cover_merge=1 >/dev/null 2>&1
     rm -f corpus/"$t"/*
     cp "$min"/* corpus/"$t"/
     echo "  corpus/$t minimized to $(ls corpus/"$t" | wc -l) inputs"
