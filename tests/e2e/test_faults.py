@@ -243,7 +243,7 @@ def test_upstream_reset_before_an_answer_is_a_json_error(gw, bedrock):
     bedrock.behave = "stall_before_headers:0"  # accepts, reads, closes without answering
     with pytest.raises(openai.APIStatusError) as err:
         gw.client().chat.completions.create(model=HAIKU, messages=HI)
-    assert err.value.status_code in (502, 503)
+    assert err.value.status_code == 503
     assert err.value.body["message"]
 
 
@@ -260,7 +260,7 @@ def test_silent_upstream_before_headers_times_out_with_a_clear_error(gw, bedrock
     with pytest.raises(openai.APIStatusError) as err:
         gw.client().chat.completions.create(model=HAIKU, messages=HI)
     assert time.monotonic() - started < IDLE * 2.5
-    assert err.value.status_code in (504, 408)
+    assert err.value.status_code == 504
     assert err.value.body["message"]
 
 
