@@ -56,7 +56,12 @@ STREAM_DONE = "data: [DONE]"
 EVENTSTREAM_DONE = "metadata"
 
 
+# 1-minute load average when each phase starts: other work on the machine shows up here.
+PHASE_LOAD = {}
+
+
 def log(msg):
+    PHASE_LOAD[msg.split(":")[0]] = round(os.getloadavg()[0], 2)
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
@@ -271,6 +276,7 @@ def main():
     finally:
         procs.stop_all()
     results["machine"]["load_after"] = os.getloadavg()
+    results["machine"]["load_by_phase"] = PHASE_LOAD
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     report = markdown(results)
     (OUT / "results.md").write_text(report)
@@ -451,7 +457,8 @@ def markdown(r):
     label = lambda n: LABELS.get(n, n)  # noqa: E731
     lines = [
         f"Measured {m['date']} on {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, Linux {m['kernel']}, "
-        f"Envoy {m['envoy']}; load average {m['load_before'][0]:.2f} before, {m['load_after'][0]:.2f} after. "
+        f"Envoy {m['envoy']}; 1-minute load average {m['load_before'][0]:.2f} before, "
+        + ", ".join(f"{load} at {phase}" for phase, load in m.get("load_by_phase", {}).items()) + ". "
         "Each Envoy runs one worker and LiteLLM one process, pinned to CPU 0; the load generators and the fake "
         f"Bedrock share CPU 1. Medians of {cfg['rounds']} alternating rounds of {cfg['wrk_seconds']} s.",
         "",
