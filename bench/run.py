@@ -61,7 +61,8 @@ PHASE_LOAD = {}
 
 
 def log(msg):
-    PHASE_LOAD[msg.split(":")[0]] = round(os.getloadavg()[0], 2)
+    if not msg.startswith("WARNING"):
+        PHASE_LOAD[msg.split(":")[0]] = round(os.getloadavg()[0], 2)
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
