@@ -23,6 +23,7 @@ rust-deps:
 	@rustup target list --installed | grep -q wasm32-wasip1 || rustup target add wasm32-wasip1
 	@rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 	@rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy
+	@rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt
 	@if [ "$$(wasm-bindgen-test-runner --version 2>/dev/null | awk '{print $$2}')" != "$(WASM_BINDGEN_VERSION)" ]; then \
 		echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION)"; \
 		cargo install wasm-bindgen-cli --version "$(WASM_BINDGEN_VERSION)"; \
@@ -50,6 +51,7 @@ tests/codex/node_modules/.installed: tests/codex/package.json
 codex-deps: tests/codex/node_modules/.installed
 
 lint:
+	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --release --target wasm32-wasip1 --lib -- -D warnings
 

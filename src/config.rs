@@ -262,7 +262,9 @@ impl Config {
             Some(keys) => {
                 for (i, key) in keys.into_iter().enumerate() {
                     let (name, key, models) = match key {
-                        RawKey::Plain(key) => (format!("key{}", i.saturating_add(1)), key, Vec::new()),
+                        RawKey::Plain(key) => {
+                            (format!("key{}", i.saturating_add(1)), key, Vec::new())
+                        }
                         RawKey::Named { name, key, models } => (name, key, models),
                     };
                     client_keys.push(ClientKey { name, key, models });
@@ -479,7 +481,11 @@ fn image_fetch(
         ));
     }
     Ok(ImageFetch {
-        https_cluster: cluster(raw.https_cluster, "IMAGE_FETCH_CLUSTER", IMAGE_FETCH_TLS_CLUSTER),
+        https_cluster: cluster(
+            raw.https_cluster,
+            "IMAGE_FETCH_CLUSTER",
+            IMAGE_FETCH_TLS_CLUSTER,
+        ),
         http_cluster: cluster(
             raw.http_cluster,
             "IMAGE_FETCH_HTTP_CLUSTER",
@@ -495,7 +501,11 @@ fn image_fetch(
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = u8::from(a.len() != b.len());
     for (i, x) in a.iter().enumerate() {
-        let y = i.checked_rem(b.len()).and_then(|j| b.get(j)).copied().unwrap_or(0);
+        let y = i
+            .checked_rem(b.len())
+            .and_then(|j| b.get(j))
+            .copied()
+            .unwrap_or(0);
         diff |= x ^ y;
     }
     diff == 0
@@ -620,8 +630,10 @@ mod tests {
 
     #[test]
     fn image_fetch_is_off_unless_a_cluster_or_the_switch_is_set() {
-        let c = Config::load(br#"{"upstream_auth":"envoy","client_auth":false}"#, &|_| None)
-            .unwrap();
+        let c = Config::load(br#"{"upstream_auth":"envoy","client_auth":false}"#, &|_| {
+            None
+        })
+        .unwrap();
         assert!(!c.image_fetch.enabled());
         assert_eq!(c.image_fetch.max_bytes, 3_750_000);
         assert_eq!(c.image_fetch.timeout.as_millis(), 10_000);
@@ -631,8 +643,14 @@ mod tests {
             ("IMAGE_FETCH_ALLOWED_HOSTS", " Example.com, .cdn.net ,"),
         ]);
         let c = Config::load(br#"{"upstream_auth":"envoy","client_auth":false}"#, &env).unwrap();
-        assert_eq!(c.image_fetch.https_cluster.as_deref(), Some("image_fetch_tls"));
-        assert_eq!(c.image_fetch.http_cluster.as_deref(), Some("image_fetch_plain"));
+        assert_eq!(
+            c.image_fetch.https_cluster.as_deref(),
+            Some("image_fetch_tls")
+        );
+        assert_eq!(
+            c.image_fetch.http_cluster.as_deref(),
+            Some("image_fetch_plain")
+        );
         assert_eq!(c.image_fetch.allowed_hosts, ["example.com", "cdn.net"]);
 
         let json = br#"{"upstream_auth":"envoy","client_auth":false,

@@ -2,16 +2,16 @@
 //! The shell hands in headers and body bytes; this decides what to answer, what to send
 //! upstream and how to rewrite what comes back. It never calls the host.
 
+use crate::bedrock::converse::Usage;
+use crate::calls::{CallResponse, CallStep};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::observability::{Outcome, Summary};
 use crate::router::{self, Endpoint};
 use crate::sign::{self, SignInput};
-use crate::calls::{CallResponse, CallStep};
 use crate::translate::embeddings::EmbeddingsJob;
 use crate::translate::image_fetch::{ImageFetchJob, Progress};
 use crate::translate::models::{ModelCache, ModelsJob, ModelsRequest};
-use crate::bedrock::converse::Usage;
-use crate::observability::{Outcome, Summary};
 use crate::translate::response::bedrock_error;
 use crate::translate::{chat, responses, Reply, RequestContext};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -153,7 +153,9 @@ fn usage_of(body: &[u8]) -> Option<Usage> {
     struct WithUsage {
         usage: Usage,
     }
-    serde_json::from_slice::<WithUsage>(body).ok().map(|w| w.usage)
+    serde_json::from_slice::<WithUsage>(body)
+        .ok()
+        .map(|w| w.usage)
 }
 
 /// Client headers that must not reach Bedrock: its credentials, anything that would change
@@ -269,7 +271,11 @@ impl Exchange {
         };
         Summary {
             status: self.status,
-            outcome: if stream_failed { Outcome::StreamError } else { self.outcome },
+            outcome: if stream_failed {
+                Outcome::StreamError
+            } else {
+                self.outcome
+            },
             model: self.model.clone(),
             key_name: self.key_name.clone(),
             error_code: self.error_code.clone(),
@@ -509,8 +515,7 @@ impl Exchange {
                 service: "bedrock",
                 now,
             },
-        )
-        ;
+        );
         let auth_headers = match signed {
             Ok(h) => h,
             Err(e) => return Err(self.refuse(&e)),

@@ -54,7 +54,13 @@ pub fn stat_segment(name: &str) -> String {
     let mut out: String = name
         .chars()
         .take(120)
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if out.is_empty() {
         out.push_str("unknown");
@@ -88,7 +94,10 @@ impl Recorder {
             out.push((format!("{PREFIX}.streams"), 1));
         }
         if let Some(code) = &s.error_code {
-            out.push((format!("{PREFIX}.upstream_errors.{}", stat_segment(code)), 1));
+            out.push((
+                format!("{PREFIX}.upstream_errors.{}", stat_segment(code)),
+                1,
+            ));
         }
         if let Some(key) = &s.key_name {
             out.push((format!("{PREFIX}.key.{}.requests", stat_segment(key)), 1));
@@ -101,7 +110,10 @@ impl Recorder {
             if let Some(u) = &s.usage {
                 out.push((format!("{m}.input_tokens"), u.prompt_tokens()));
                 out.push((format!("{m}.output_tokens"), u.output_tokens));
-                out.push((format!("{m}.cached_tokens"), u.cache_read_input_tokens.unwrap_or(0)));
+                out.push((
+                    format!("{m}.cached_tokens"),
+                    u.cache_read_input_tokens.unwrap_or(0),
+                ));
                 out.push((
                     format!("{m}.cache_write_tokens"),
                     u.cache_write_input_tokens.unwrap_or(0),
@@ -125,7 +137,10 @@ pub fn filter_state(s: &Summary) -> Vec<(&'static str, String)> {
     if let Some(u) = &s.usage {
         out.push(("bedrock_input_tokens", u.prompt_tokens().to_string()));
         out.push(("bedrock_output_tokens", u.output_tokens.to_string()));
-        out.push(("bedrock_cached_tokens", u.cache_read_input_tokens.unwrap_or(0).to_string()));
+        out.push((
+            "bedrock_cached_tokens",
+            u.cache_read_input_tokens.unwrap_or(0).to_string(),
+        ));
     }
     out
 }
@@ -166,7 +181,10 @@ mod tests {
         assert_eq!(value(&c, &format!("{m}.input_tokens")), Some(40));
         assert_eq!(value(&c, &format!("{m}.output_tokens")), Some(5));
         assert_eq!(value(&c, &format!("{m}.cached_tokens")), Some(30));
-        assert_eq!(value(&c, "bedrock_access_filter.key.team_a.requests"), Some(1));
+        assert_eq!(
+            value(&c, "bedrock_access_filter.key.team_a.requests"),
+            Some(1)
+        );
         assert_eq!(value(&c, "bedrock_access_filter.requests.success"), Some(1));
     }
 

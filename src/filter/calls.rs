@@ -1,11 +1,11 @@
 //! The filter's own upstream calls (`dispatch_http_call`): dispatches what the exchange asks
 //! for and feeds each answer back, until the exchange has the client's reply.
 
+use super::host;
 use crate::calls::{CallResponse, CallStep};
 use crate::config::Config;
 use crate::exchange::{Exchange, LocalReply, UpstreamRequest};
 use crate::translate::models::ModelCache;
-use super::host;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType};
 use std::cell::RefCell;
@@ -144,7 +144,8 @@ impl OwnCalls {
                             call.timeout,
                         ) {
                             Ok(token) => {
-                                self.pending.insert(token, (call.key, call.max_response_bytes));
+                                self.pending
+                                    .insert(token, (call.key, call.max_response_bytes));
                             }
                             Err(status) => {
                                 log::warn!(

@@ -2,16 +2,16 @@
 
 use super::calls::{Finished, OwnCalls};
 use super::host;
-use crate::translate::models::ModelCache;
 use super::metrics::Metrics;
-use crate::observability;
-use std::cell::RefCell;
 use crate::config::Config;
 use crate::exchange::{
     BodyAction, Exchange, HeadersAction, LocalReply, RequestHead, UpstreamRequest,
 };
+use crate::observability;
+use crate::translate::models::ModelCache;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 pub struct Http {
@@ -63,7 +63,11 @@ impl Http {
 
     /// Puts the translated body and Bedrock's headers on the held request.
     fn rewrite_request(&mut self, upstream: &UpstreamRequest) {
-        host::replace_body(BufferType::HttpRequestBody, self.held_body_size, &upstream.body);
+        host::replace_body(
+            BufferType::HttpRequestBody,
+            self.held_body_size,
+            &upstream.body,
+        );
         for name in &upstream.remove_headers {
             host::remove_header(MapType::HttpRequestHeaders, name);
         }
@@ -90,9 +94,13 @@ impl Context for Http {
         if self.replied {
             return;
         }
-        let answer =
-            self.calls
-                .on_response(&mut self.exchange, &self.config, token, num_headers, body_size);
+        let answer = self.calls.on_response(
+            &mut self.exchange,
+            &self.config,
+            token,
+            num_headers,
+            body_size,
+        );
         // The request was held (headers and body paused) while images were fetched.
         if self.finish_calls(answer) == Action::Continue {
             host::resume_request();

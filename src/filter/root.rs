@@ -2,11 +2,11 @@
 
 use super::http::Http;
 use super::metrics::Metrics;
-use std::cell::RefCell;
 use crate::config::Config;
 use crate::translate::models::ModelCache;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 #[derive(Default)]
