@@ -215,6 +215,44 @@ pub(crate) mod test_support {
         )
     }
 
+    /// ConverseStream events as Bedrock sends them, for translator tests.
+    pub(crate) fn start() -> Vec<u8> {
+        event("messageStart", serde_json::json!({"role": "assistant"}))
+    }
+    pub(crate) fn text(block: u32, t: &str) -> Vec<u8> {
+        event(
+            "contentBlockDelta",
+            serde_json::json!({"contentBlockIndex": block, "delta": {"text": t}}),
+        )
+    }
+    pub(crate) fn tool_start(block: u32, id: &str, name: &str) -> Vec<u8> {
+        event(
+            "contentBlockStart",
+            serde_json::json!({"contentBlockIndex": block, "start": {"toolUse": {"toolUseId": id, "name": name}}}),
+        )
+    }
+    pub(crate) fn tool_input(block: u32, input: &str) -> Vec<u8> {
+        event(
+            "contentBlockDelta",
+            serde_json::json!({"contentBlockIndex": block, "delta": {"toolUse": {"input": input}}}),
+        )
+    }
+    pub(crate) fn reasoning(block: u32, r: serde_json::Value) -> Vec<u8> {
+        event(
+            "contentBlockDelta",
+            serde_json::json!({"contentBlockIndex": block, "delta": {"reasoningContent": r}}),
+        )
+    }
+    pub(crate) fn block_stop(block: u32) -> Vec<u8> {
+        event(
+            "contentBlockStop",
+            serde_json::json!({"contentBlockIndex": block}),
+        )
+    }
+    pub(crate) fn stop(reason: &str) -> Vec<u8> {
+        event("messageStop", serde_json::json!({"stopReason": reason}))
+    }
+
     /// A Bedrock-style exception frame.
     pub(crate) fn exception(exception_type: &str, message: &str) -> Vec<u8> {
         let body = serde_json::json!({ "message": message }).to_string();

@@ -444,7 +444,10 @@ struct FunctionDelta<'a> {
 )]
 mod tests {
     use super::*;
-    use crate::eventstream::test_support::{event, exception, random_cuts, split_at_points, Rng};
+    use crate::eventstream::test_support::{
+        block_stop, event, exception, random_cuts, reasoning, split_at_points, start, stop, text,
+        tool_input, tool_start, Rng,
+    };
     use serde_json::{json, Value};
     #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
     use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -460,39 +463,6 @@ mod tests {
 
     // ---- event builders -------------------------------------------------------------------
 
-    fn start() -> Vec<u8> {
-        event("messageStart", json!({"role": "assistant"}))
-    }
-    fn text(block: u32, t: &str) -> Vec<u8> {
-        event(
-            "contentBlockDelta",
-            json!({"contentBlockIndex": block, "delta": {"text": t}}),
-        )
-    }
-    fn tool_start(block: u32, id: &str, name: &str) -> Vec<u8> {
-        event(
-            "contentBlockStart",
-            json!({"contentBlockIndex": block, "start": {"toolUse": {"toolUseId": id, "name": name}}}),
-        )
-    }
-    fn tool_input(block: u32, input: &str) -> Vec<u8> {
-        event(
-            "contentBlockDelta",
-            json!({"contentBlockIndex": block, "delta": {"toolUse": {"input": input}}}),
-        )
-    }
-    fn reasoning(block: u32, r: Value) -> Vec<u8> {
-        event(
-            "contentBlockDelta",
-            json!({"contentBlockIndex": block, "delta": {"reasoningContent": r}}),
-        )
-    }
-    fn block_stop(block: u32) -> Vec<u8> {
-        event("contentBlockStop", json!({"contentBlockIndex": block}))
-    }
-    fn stop(reason: &str) -> Vec<u8> {
-        event("messageStop", json!({"stopReason": reason}))
-    }
     fn metadata(cache: bool) -> Vec<u8> {
         let mut usage = json!({"inputTokens": 10, "outputTokens": 5, "totalTokens": 15});
         if cache {
