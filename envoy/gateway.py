@@ -13,6 +13,7 @@ tests check is what users run. Environment (all optional):
   AWS_ENDPOINT_URL_BEDROCK_RUNTIME   Bedrock Runtime URL (http:// for an emulator)
   AWS_ENDPOINT_URL_BEDROCK           Bedrock control-plane URL, for the live model list
   PLUGIN_CONFIG_FILE                 JSON plugin configuration (default: none, env only)
+  IDLE_TIMEOUT                       silence after which Envoy ends a request or stream (300s)
   IMAGE_FETCH                        `on`: fetch http(s) image URLs (clusters in envoy.yaml)
   IMAGE_FETCH_ALLOWED_HOSTS          hosts image URLs may name, comma-separated
 
