@@ -1,11 +1,14 @@
 //! Root context: reads and validates the plugin configuration once per VM.
 
+use super::host;
 use super::http::Http;
 use super::metrics::Metrics;
 use crate::config::Config;
+use crate::error::ApiError;
+use crate::exchange::LocalReply;
 use crate::translate::models::ModelCache;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{BufferType, ContextType};
+use proxy_wasm::types::{Action, BufferType, ContextType};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -45,12 +48,30 @@ impl RootContext for Root {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        let config = self.config.clone()?;
+        // The SDK panics on None; Envoy rejects a failed configuration, but answer safely anyway.
+        let Some(config) = self.config.clone() else {
+            return Some(Box::new(Unconfigured));
+        };
         let http = Http::new(config, self.metrics.clone()).with_model_cache(self.models.clone());
         Some(Box::new(http))
     }
 
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
+    }
+}
+
+/// Answers every request with a 503 when the VM has no valid configuration.
+struct Unconfigured;
+
+impl Context for Unconfigured {}
+
+impl HttpContext for Unconfigured {
+    fn on_http_request_headers(&mut self, _count: usize, _end_of_stream: bool) -> Action {
+        let error = ApiError::new(503, "server_error", "The gateway is not configured.")
+            .with_code("not_configured");
+        let reply = LocalReply::error(&error);
+        host::send_reply(reply.status, &reply.headers, &reply.body);
+        Action::Pause
     }
 }
