@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 WASM := target/wasm32-wasip1/release/bedrock_access_filter.wasm
 WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
 
-.PHONY: run test build deps rust-deps py-deps node-deps codex-deps lint unit wasm-test emulator-test e2e deploy-test oci bench fuzz fuzz-smoke fuzz-deps fault-wasm soak clean
+.PHONY: run test build deps rust-deps py-deps node-deps codex-deps lint unit wasm-test emulator-test docs-test e2e deploy-test oci bench fuzz fuzz-smoke fuzz-deps fault-wasm soak clean
 
 run: build py-deps
 	$(PY) envoy/gateway.py
@@ -15,7 +15,7 @@ build: rust-deps
 	cargo build --release --target wasm32-wasip1
 	@ls -l $(WASM) | awk '{print "built " $$9 " (" $$5 " bytes)"}'
 
-test: deps lint unit fuzz-smoke wasm-test build emulator-test e2e deploy-test
+test: deps lint unit fuzz-smoke wasm-test build emulator-test docs-test e2e deploy-test
 
 deps: rust-deps py-deps node-deps codex-deps
 
@@ -64,6 +64,10 @@ wasm-test:
 
 emulator-test: py-deps
 	$(PY) -m pytest -q tests/emulator
+
+# README's configuration table against the options src/config.rs reads.
+docs-test: py-deps
+	$(PY) -m pytest -q tests/docs
 
 e2e: build fault-wasm py-deps node-deps codex-deps
 	$(PY) -m pytest -q tests/e2e
