@@ -643,17 +643,23 @@ fn tool_choice(req: &ChatRequest, model_id: &str) -> Result<Option<Value>, ApiEr
     Ok(choice.filter(|_| model::supports_forced_tool_choice(model_id)))
 }
 
+/// Converse `toolChoice` for the string forms both OpenAI APIs share; `None` is Bedrock's
+/// default (auto), which `none` also maps to because no tools are offered then.
+pub(crate) fn tool_choice_keyword(choice: &str) -> Result<Option<Value>, ApiError> {
+    match choice {
+        "auto" | "none" => Ok(None),
+        "required" => Ok(Some(json!({"any": {}}))),
+        other => Err(ApiError::invalid_param(
+            "tool_choice",
+            format!("Unknown tool_choice '{other}' (auto, none, required)."),
+        )),
+    }
+}
+
 fn requested_tool_choice(req: &ChatRequest) -> Result<Option<Value>, ApiError> {
     match &req.tool_choice {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => match s.as_str() {
-            "auto" | "none" => Ok(None),
-            "required" => Ok(Some(json!({"any": {}}))),
-            other => Err(ApiError::invalid_param(
-                "tool_choice",
-                format!("Unknown tool_choice '{other}'."),
-            )),
-        },
+        Some(Value::String(s)) => tool_choice_keyword(s),
         Some(Value::Object(o)) => {
             let name = o
                 .get("function")

@@ -13,7 +13,7 @@ use crate::bedrock::converse::{InputSchema, Tool, ToolSpec};
 use crate::error::ApiError;
 use crate::openai::chat::{FunctionDefinition, ToolDefinition};
 use crate::openai::responses::{CustomTool, ToolDef};
-use crate::translate::request::{tool_spec, valid_tool_name};
+use crate::translate::request::{tool_choice_keyword, tool_spec, valid_tool_name};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -293,14 +293,7 @@ pub fn custom_input(input: &Value) -> String {
 pub fn tool_choice(choice: Option<&Value>, names: &ToolNames) -> Result<Option<Value>, ApiError> {
     match choice {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => match s.as_str() {
-            "auto" | "none" => Ok(None),
-            "required" => Ok(Some(json!({"any": {}}))),
-            other => Err(ApiError::invalid_param(
-                "tool_choice",
-                format!("Unknown tool_choice '{other}' (auto, none, required)."),
-            )),
-        },
+        Some(Value::String(s)) => tool_choice_keyword(s),
         Some(Value::Object(o)) => match o.get("type").and_then(Value::as_str) {
             Some("function" | "custom") => {
                 let name = o.get("name").and_then(Value::as_str).ok_or_else(|| {
