@@ -33,7 +33,10 @@ pub struct ResponsesRequest {
     /// A stored conversation to continue (needs server-side state, which we do not keep).
     #[serde(default)]
     pub conversation: Option<Value>,
-    /// Everything else (store, include, text, metadata, prompt_cache_key, client_metadata...).
+    /// Output format (`text.format`: text, json_object or json_schema) and `text.verbosity`.
+    #[serde(default)]
+    pub text: Option<Value>,
+    /// Everything else (store, include, metadata, prompt_cache_key, client_metadata...).
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }

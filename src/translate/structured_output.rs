@@ -50,41 +50,49 @@ pub fn parse(value: Option<&Value>) -> Result<ResponseFormat, ApiError> {
                     "response_format of type 'json_schema' needs a 'json_schema' object.",
                 )
             })?;
-            let name = spec
-                .get("name")
-                .and_then(Value::as_str)
-                .filter(|n| crate::translate::request::valid_tool_name(n))
-                .ok_or_else(|| {
-                    ApiError::invalid_param(
-                        "response_format.json_schema.name",
-                        "response_format.json_schema.name must match ^[a-zA-Z0-9_-]{1,64}$.",
-                    )
-                })?;
-            let schema = match spec.get("schema") {
-                Some(Value::Object(o)) => Value::Object(o.clone()),
-                None | Some(Value::Null) => json!({"type": "object"}),
-                Some(_) => {
-                    return Err(ApiError::invalid_param(
-                        "response_format.json_schema.schema",
-                        "response_format.json_schema.schema must be a JSON Schema object.",
-                    ))
-                }
-            };
-            Ok(ResponseFormat::JsonSchema {
-                name: name.to_string(),
-                description: spec
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .filter(|d| !d.trim().is_empty())
-                    .map(str::to_string),
-                schema,
-            })
+            json_schema(spec, "response_format.json_schema")
         }
         other => Err(ApiError::invalid_param(
             "response_format.type",
             format!("Unknown response_format type '{other}' (text, json_object, json_schema)."),
         )),
     }
+}
+
+/// A `json_schema` format from the object holding its `name`, `schema` and `description`
+/// (chat nests it in `response_format.json_schema`, Responses flattens it into `text.format`);
+/// `param` is that object's path, for error messages. `strict` needs no carrier: Bedrock's
+/// native format and the forced tool both follow the schema.
+pub fn json_schema(spec: &Value, param: &str) -> Result<ResponseFormat, ApiError> {
+    let name = spec
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| crate::translate::request::valid_tool_name(n))
+        .ok_or_else(|| {
+            ApiError::invalid_param(
+                &format!("{param}.name"),
+                format!("{param}.name must match ^[a-zA-Z0-9_-]{{1,64}}$."),
+            )
+        })?;
+    let schema = match spec.get("schema") {
+        Some(Value::Object(o)) => Value::Object(o.clone()),
+        None | Some(Value::Null) => json!({"type": "object"}),
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                &format!("{param}.schema"),
+                format!("{param}.schema must be a JSON Schema object."),
+            ))
+        }
+    };
+    Ok(ResponseFormat::JsonSchema {
+        name: name.to_string(),
+        description: spec
+            .get("description")
+            .and_then(Value::as_str)
+            .filter(|d| !d.trim().is_empty())
+            .map(str::to_string),
+        schema,
+    })
 }
 
 /// Chooses the carrier for `format` on `model_id`; `taken` are the client's tool names.

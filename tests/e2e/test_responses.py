@@ -6,11 +6,22 @@ import urllib.error
 import urllib.request
 
 import openai
+import pydantic
 import pytest
 
 from conftest import CLIENT_KEY, HAIKU
 
 SONNET4 = "us.anthropic.claude-sonnet-4-20250514-v1:0"
+SONNET45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+PERSON_SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+                 "required": ["name", "age"], "additionalProperties": False}
+PERSON_FORMAT = {"format": {"type": "json_schema", "name": "person", "strict": True, "schema": PERSON_SCHEMA},
+                 "verbosity": "low"}
+
+
+class Person(pydantic.BaseModel):
+    name: str
+    age: int
 WEATHER = {"type": "function", "name": "get_weather", "description": "Weather for a city",
            "parameters": {"type": "object", "properties": {"location": {"type": "string"}},
                           "required": ["location"]}}
@@ -212,3 +223,84 @@ def test_api_prefix_and_non_stream_json(gateway):
     assert status == 200 and content_type == "application/json"
     body = json.loads(text)
     assert body["output"][0]["content"][0]["text"] == "Echo: hi"
+
+
+# ---- text.format (structured output) -----------------------------------------------------
+
+
+def last_body(emulator):
+    return emulator.runtime_requests()[-1]["body"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_text_format_json_schema_through_a_forced_tool(client, emulator, stream):
+    kwargs = dict(model=HAIKU, input="John is 42.", text=PERSON_FORMAT)
+    if stream:
+        events = list(client.responses.create(stream=True, **kwargs))
+        kinds = [e.type for e in events]
+        assert kinds[-1] == "response.completed"
+        assert not any("function_call" in k for k in kinds), kinds
+        deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+        assert json.loads(deltas) == {"name": "test", "age": 42}
+        resp = events[-1].response
+    else:
+        resp = client.responses.create(**kwargs)
+    assert resp.status == "completed"
+    assert [o.type for o in resp.output] == ["message"], "the answer tool is not a function call"
+    assert json.loads(resp.output_text) == {"name": "test", "age": 42}
+    assert resp.text.format.type == "json_schema" and resp.text.format.name == "person"
+    tool_config = last_body(emulator)["toolConfig"]
+    assert tool_config["toolChoice"] == {"tool": {"name": "json_response"}}
+    [spec] = [t["toolSpec"] for t in tool_config["tools"]]
+    assert spec["inputSchema"]["json"] == PERSON_SCHEMA
+
+
+def test_text_format_json_schema_native_on_claude_4_5(client, emulator):
+    resp = client.responses.create(model=SONNET45, input="John is 42.", text=PERSON_FORMAT)
+    assert json.loads(resp.output_text) == {"name": "test", "age": 42}
+    sent = last_body(emulator)
+    assert "toolConfig" not in sent
+    structure = sent["outputConfig"]["textFormat"]["structure"]["jsonSchema"]
+    assert structure["name"] == "person"
+    assert json.loads(structure["schema"]) == PERSON_SCHEMA
+
+
+@pytest.mark.parametrize("model", [HAIKU, SONNET45])
+def test_parse_and_stream_with_a_pydantic_model(client, emulator, model):
+    parsed = client.responses.parse(model=model, input="John is 42.", text_format=Person)
+    assert parsed.output_parsed == Person(name="test", age=42)
+    with client.responses.stream(model=model, input="John is 42.", text_format=Person) as s:
+        kinds = [e.type for e in s]
+        final = s.get_final_response()
+    assert kinds[-1] == "response.completed"
+    assert final.output_parsed == Person(name="test", age=42)
+    for seen in emulator.runtime_requests():
+        body = seen["body"]
+        if model == HAIKU:
+            schema = body["toolConfig"]["tools"][0]["toolSpec"]["inputSchema"]["json"]
+        else:
+            schema = json.loads(body["outputConfig"]["textFormat"]["structure"]["jsonSchema"]["schema"])
+        assert schema["required"] == ["name", "age"], schema
+
+
+def test_text_format_json_object_with_a_tool_lets_the_model_call_it(client, emulator):
+    resp = client.responses.create(model=HAIKU, input="[[scenario:tool]] Weather in Paris?", tools=[WEATHER],
+                                   text={"format": {"type": "json_object"}})
+    [call] = [o for o in resp.output if o.type == "function_call"]
+    assert call.name == "get_weather" and json.loads(call.arguments) == {"location": "Paris"}
+    tool_config = last_body(emulator)["toolConfig"]
+    assert [t["toolSpec"]["name"] for t in tool_config["tools"]] == ["get_weather", "json_response"]
+    assert tool_config["toolChoice"] == {"any": {}}
+
+
+@pytest.mark.parametrize("fmt, param", [
+    ({"type": "yaml"}, "text.format.type"),
+    ({"type": "json_schema", "name": "person"}, "text.format.schema"),
+    ({"type": "json_schema", "name": "a person", "schema": PERSON_SCHEMA}, "text.format.name"),
+])
+def test_invalid_text_format_is_400_and_nothing_is_forwarded(client, emulator, fmt, param):
+    with pytest.raises(openai.BadRequestError) as err:
+        client.responses.create(model=HAIKU, input="hi", text={"format": fmt})
+    assert err.value.body["param"] == param
+    assert err.value.body["type"] == "invalid_request_error"
+    assert emulator.runtime_requests() == []

@@ -5,6 +5,7 @@ pub mod output;
 pub mod request;
 pub mod response;
 pub mod stream;
+pub mod text_format;
 pub mod tools;
 
 use crate::bedrock::converse::Usage;
@@ -24,6 +25,7 @@ pub fn translate(body: &[u8], ctx: &RequestContext<'_>) -> Result<Translated, Ap
         model: translation.requested_model.clone(),
         created_at: ctx.unix_seconds(),
         tools: translation.tools.clone(),
+        response_tool: translation.response_tool.clone(),
         echo,
     };
     let reply = if translation.stream {
@@ -66,7 +68,13 @@ fn echo_fields(req: &crate::openai::responses::ResponsesRequest) -> Map<String, 
         ),
         ("store", json!(false)),
         ("metadata", other("metadata", json!({}))),
-        ("text", other("text", json!({"format": {"type": "text"}}))),
+        (
+            "text",
+            req.text
+                .clone()
+                .filter(|t| !t.is_null())
+                .unwrap_or_else(|| json!({"format": {"type": "text"}})),
+        ),
         ("truncation", other("truncation", json!("disabled"))),
     ];
     for (k, v) in fields {

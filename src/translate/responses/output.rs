@@ -17,6 +17,8 @@ pub struct ResponseMeta {
     pub model: String,
     pub created_at: u64,
     pub tools: crate::translate::responses::tools::ToolNames,
+    /// The tool carrying a `text.format` answer: its input is returned as `output_text`.
+    pub response_tool: Option<String>,
     /// Request fields a `response` object repeats (instructions, tools, tool_choice, ...).
     pub echo: Map<String, Value>,
 }

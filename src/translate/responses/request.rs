@@ -2,7 +2,7 @@
 //! [`Conversation`] as chat messages, so both APIs normalise turns one way.
 
 use crate::bedrock::converse::{
-    ContentBlock, ConverseRequest, InferenceConfig, Role, ToolConfig, ToolResultBlock,
+    ContentBlock, ConverseRequest, InferenceConfig, Role, Tool, ToolConfig, ToolResultBlock,
     ToolResultContent, ToolUseBlock,
 };
 use crate::config::Config;
@@ -17,9 +17,11 @@ use crate::translate::request::{
     insert_cache_points, prompt_caching_targets, settle_thinking,
 };
 use crate::translate::responses::output::unseal;
+use crate::translate::responses::text_format;
 use crate::translate::responses::tools::{
     bedrock_name, tool_choice, Offered, ToolNames, CUSTOM_INPUT, TOOL_SEARCH,
 };
+use crate::translate::structured_output::{self, Plan};
 use serde_json::{json, Map, Value};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +31,8 @@ pub struct ResponsesTranslation {
     pub stream: bool,
     pub converse: ConverseRequest,
     pub tools: ToolNames,
+    /// The tool carrying a `text.format` answer: its input is returned as `output_text`.
+    pub response_tool: Option<String>,
 }
 
 pub fn parse_request(body: &[u8]) -> Result<ResponsesRequest, ApiError> {
@@ -96,11 +100,47 @@ pub fn to_converse(
         offered.add_all(req.tools.as_deref().unwrap_or_default(), "tools")?;
         offered.add_all(&searched_tools, "input.tool_search_output.tools")?;
     }
-    let tool_config = if offered.specs.is_empty() {
+    // `text.format` travels as chat's `response_format` does (see `structured_output`).
+    let format = text_format::parse(req.text.as_ref())?;
+    let taken: Vec<&str> = offered
+        .specs
+        .iter()
+        .filter_map(|t| match t {
+            Tool::ToolSpec(spec) => Some(spec.name.as_str()),
+            Tool::CachePoint(_) => None,
+        })
+        .collect();
+    let plan = structured_output::plan(&format, &model_id, &taken)
+        .map_err(|e| e.with_param("text.format.schema"))?;
+    let mut output_config = None;
+    let mut answer_tool = None;
+    match plan {
+        Plan::Nothing => {}
+        Plan::Native(cfg) => output_config = Some(cfg),
+        Plan::Instruction(text) => conversation.push_system(&text),
+        Plan::Tool(spec) => answer_tool = Some(spec),
+    }
+    let response_tool = answer_tool.as_ref().map(|spec| spec.name.clone());
+
+    let tool_config = if offered.specs.is_empty() && answer_tool.is_none() {
         // No tools: tool_choice would make Bedrock 400, and tool history is rendered as text.
         None
     } else {
-        let mut choice = tool_choice(req.tool_choice.as_ref(), &offered.names)?;
+        let client_tools = !offered.specs.is_empty();
+        let mut choice = if client_tools {
+            tool_choice(req.tool_choice.as_ref(), &offered.names)?
+        } else {
+            None
+        };
+        if let Some(spec) = answer_tool {
+            // With client tools the model must call one of them or answer through ours.
+            choice = match (client_tools, choice) {
+                (true, Some(c)) => Some(c),
+                (true, None) => Some(json!({"any": {}})),
+                (false, _) => Some(json!({"tool": {"name": spec.name}})),
+            };
+            offered.specs.push(Tool::ToolSpec(spec));
+        }
         if !model::supports_forced_tool_choice(&model_id) {
             choice = None;
         }
@@ -162,14 +202,13 @@ pub fn to_converse(
         &mut extra,
     );
 
-    // Fields added to the Converse request later stay unset.
     let converse = ConverseRequest {
         messages,
         system,
         inference_config: (inference != InferenceConfig::default()).then_some(inference),
         tool_config,
         additional_model_request_fields: (!extra.is_empty()).then_some(Value::Object(extra)),
-        ..Default::default()
+        output_config,
     };
     Ok(ResponsesTranslation {
         model_id,
@@ -177,6 +216,7 @@ pub fn to_converse(
         stream: req.stream.unwrap_or(false),
         converse,
         tools: offered.names,
+        response_tool,
     })
 }
 
@@ -853,6 +893,114 @@ mod tests {
         let e = parse_request(br#"{"input":"hi"}"#).unwrap_err();
         assert_eq!(e.param.as_deref(), Some("model"));
         assert!(translate(json!({"input": "hi", "previous_response_id": null})).is_ok());
+    }
+
+    fn person_format() -> Value {
+        json!({"format": {"type": "json_schema", "name": "person", "strict": true,
+            "schema": {"type": "object", "properties": {"age": {"type": "integer"}}}}})
+    }
+
+    #[test]
+    fn text_format_goes_native_or_through_a_forced_answer_tool() {
+        // Claude 3 has no native structured output: the schema becomes a forced tool.
+        let t = translate(json!({"input": "John is 42", "text": person_format()})).unwrap();
+        assert_eq!(t.response_tool.as_deref(), Some("json_response"));
+        let sent = serde_json::to_value(&t.converse).unwrap();
+        assert_eq!(
+            sent["toolConfig"]["toolChoice"],
+            json!({"tool": {"name": "json_response"}})
+        );
+        let spec = &sent["toolConfig"]["tools"][0]["toolSpec"];
+        assert_eq!(spec["name"], "json_response");
+        assert_eq!(
+            spec["inputSchema"]["json"]["properties"]["age"]["type"],
+            "integer"
+        );
+        assert!(sent.get("outputConfig").is_none());
+
+        // Claude 4.5 has it natively: no tool, the schema goes in outputConfig.
+        let t = translate(
+            json!({"model": "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "input": "John is 42", "text": person_format()}),
+        )
+        .unwrap();
+        assert_eq!(t.response_tool, None);
+        let sent = serde_json::to_value(&t.converse).unwrap();
+        assert!(sent.get("toolConfig").is_none());
+        let structure = &sent["outputConfig"]["textFormat"]["structure"]["jsonSchema"];
+        assert_eq!(structure["name"], "person");
+        let schema: Value = serde_json::from_str(structure["schema"].as_str().unwrap()).unwrap();
+        assert_eq!(schema, person_format()["format"]["schema"]);
+
+        // Plain text (with verbosity) changes nothing.
+        let plain = translate(
+            json!({"input": "hi", "text": {"format": {"type": "text"}, "verbosity": "low"}}),
+        )
+        .unwrap();
+        assert_eq!(plain.response_tool, None);
+        assert_eq!(
+            serde_json::to_value(&plain.converse).unwrap(),
+            json!({"messages": [{"role": "user", "content": [{"text": "hi"}]}]})
+        );
+    }
+
+    #[test]
+    fn text_format_with_client_tools_lets_the_model_pick_one() {
+        let t = translate(json!({"input": "Paris?", "tools": [exec_tool()],
+            "text": {"format": {"type": "json_object"}}}))
+        .unwrap();
+        let sent = serde_json::to_value(&t.converse).unwrap();
+        let names: Vec<&str> = sent["toolConfig"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["toolSpec"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["exec_command", "json_response"]);
+        assert_eq!(sent["toolConfig"]["toolChoice"], json!({"any": {}}));
+        // A client tool already called json_response: ours steps aside.
+        let clash = json!({"type": "function", "name": "json_response"});
+        let t = translate(
+            json!({"input": "x", "tools": [clash], "tool_choice": "auto",
+            "text": {"format": {"type": "json_object"}}}),
+        )
+        .unwrap();
+        assert_eq!(t.response_tool.as_deref(), Some("json_response_1"));
+        let choice = t.converse.tool_config.unwrap().tool_choice;
+        assert_eq!(choice, Some(json!({"any": {}})));
+        // Models without forced tools are told in the system prompt.
+        let llama = converse(
+            json!({"model": "meta.llama3-1-70b-instruct-v1:0", "input": "x",
+            "text": person_format()}),
+        );
+        assert!(llama.get("toolConfig").is_none());
+        assert!(llama["system"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("\"age\""));
+    }
+
+    #[test]
+    fn bad_text_format_is_a_400_naming_the_field() {
+        for (text, param) in [
+            (json!({"format": {"type": "xml"}}), "text.format.type"),
+            (
+                json!({"format": {"type": "json_schema", "name": "p"}}),
+                "text.format.schema",
+            ),
+            (
+                json!({"format": {"type": "json_schema", "name": "bad name", "schema": {}}}),
+                "text.format.name",
+            ),
+            // Forced-tool models need an object root.
+            (
+                json!({"format": {"type": "json_schema", "name": "list", "schema": {"type": "array"}}}),
+                "text.format.schema",
+            ),
+        ] {
+            let e = translate(json!({"input": "x", "text": text})).unwrap_err();
+            assert_eq!((e.status, e.param.as_deref()), (400, Some(param)), "{text}");
+        }
     }
 
     #[test]

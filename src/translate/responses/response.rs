@@ -19,6 +19,11 @@ pub fn converse_to_response(body: &[u8], meta: &ResponseMeta) -> Result<Value, A
             text.get_or_insert_with(String::new).push_str(t);
             continue;
         }
+        if let Some(input) = answer_input(block, meta) {
+            // The forced `text.format` answer tool: its input is the JSON the client asked for.
+            text.get_or_insert_with(String::new).push_str(&input);
+            continue;
+        }
         if let Some(t) = text.take() {
             output.push(message_item(
                 &meta.item_id("msg", output.len()),
@@ -74,6 +79,20 @@ pub fn converse_to_response(body: &[u8], meta: &ResponseMeta) -> Result<Value, A
     ))
 }
 
+/// The input of a call to the `text.format` answer tool, as JSON text.
+fn answer_input(block: &Value, meta: &ResponseMeta) -> Option<String> {
+    let tool = block.get("toolUse")?;
+    let name = tool.get("name").and_then(Value::as_str)?;
+    if meta.response_tool.as_deref() != Some(name) {
+        return None;
+    }
+    Some(
+        tool.get("input")
+            .map(Value::to_string)
+            .unwrap_or_else(|| "{}".into()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +123,7 @@ mod tests {
             model: "gpt-5.5".into(),
             created_at: 7,
             tools: offered.names,
+            response_tool: None,
             echo: serde_json::Map::new(),
         }
     }
@@ -168,6 +188,28 @@ mod tests {
         for (case, content, expected) in cases {
             assert_eq!(answer(content, "end_turn")["output"], expected, "{case}");
         }
+    }
+
+    #[test]
+    fn text_format_answer_tool_becomes_output_text() {
+        let mut answering = meta();
+        answering.response_tool = Some("json_response".into());
+        let body = json!({
+            "output": {"message": {"role": "assistant", "content": [
+                {"toolUse": {"toolUseId": "t9", "name": "json_response", "input": {"age": 42}}}]}},
+            "stopReason": "tool_use",
+            "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2}
+        });
+        let out = converse_to_response(body.to_string().as_bytes(), &answering).unwrap();
+        assert_eq!(out["status"], "completed");
+        assert_eq!(
+            out["output"],
+            json!([{"type": "message", "id": "msg_abc_0", "status": "completed", "role": "assistant",
+                    "content": [{"type": "output_text", "text": "{\"age\":42}", "annotations": [], "logprobs": []}]}])
+        );
+        // Without the answer tool in play, a tool of that name is an ordinary call.
+        let plain = converse_to_response(body.to_string().as_bytes(), &meta()).unwrap();
+        assert_eq!(plain["output"][0]["type"], "function_call");
     }
 
     #[test]

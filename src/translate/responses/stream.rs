@@ -210,6 +210,15 @@ impl ResponsesStream {
             return;
         };
         self.close(out);
+        if self.meta.response_tool.as_deref() == Some(tool.name.as_str()) {
+            // The `text.format` answer tool: its input streams as the message text.
+            let item = OpenItem::Message {
+                block: start.content_block_index,
+                text: String::new(),
+            };
+            self.open_item(item, out);
+            return;
+        }
         let target = self.meta.tools.target(&tool.name);
         let item = OpenItem::Call {
             block: start.content_block_index,
@@ -223,8 +232,7 @@ impl ResponsesStream {
     fn on_delta(&mut self, block: u32, delta: Delta, out: &mut Vec<u8>) {
         match delta {
             Delta::Text(text) => {
-                if !matches!(&self.open, Some((OpenItem::Message { block: b, .. }, _)) if *b == block)
-                {
+                if !self.is_open_message(block) {
                     self.close(out);
                     self.open_item(
                         OpenItem::Message {
@@ -245,6 +253,9 @@ impl ResponsesStream {
                 let fields = json!({"item_id": id, "output_index": self.output.len(),
                     "content_index": 0, "delta": text, "logprobs": []});
                 self.emit(out, "response.output_text.delta", fields);
+            }
+            Delta::ToolUse { input } if self.is_open_message(block) => {
+                self.on_delta(block, Delta::Text(input), out)
             }
             Delta::ToolUse { input } => {
                 let Some((
@@ -319,6 +330,10 @@ impl ResponsesStream {
             }
             Delta::Unknown => {}
         }
+    }
+
+    fn is_open_message(&self, block: u32) -> bool {
+        matches!(&self.open, Some((OpenItem::Message { block: b, .. }, _)) if *b == block)
     }
 
     fn open_item(&mut self, item: OpenItem, out: &mut Vec<u8>) {
@@ -505,6 +520,7 @@ mod tests {
             model: "gpt-5.5".into(),
             created_at: 7,
             tools: offered.names,
+            response_tool: None,
             echo: serde_json::Map::new(),
         }
     }
@@ -644,6 +660,40 @@ mod tests {
             done["usage"],
             json!({"input_tokens": 110, "input_tokens_details": {"cached_tokens": 80}, "output_tokens": 5,
                    "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 115})
+        );
+    }
+
+    #[test]
+    fn text_format_answer_tool_streams_as_output_text() {
+        let mut meta = meta();
+        meta.response_tool = Some("json_response".into());
+        let mut s = ResponsesStream::new(meta);
+        let mut out = Vec::new();
+        for frame in [
+            start(),
+            tool_start(0, "tooluse_j", "json_response"),
+            tool_input(0, "{\"age\":"),
+            tool_input(0, "42}"),
+            block_stop(0),
+            stop("tool_use"),
+            metadata(),
+        ] {
+            out.extend(s.push(&frame));
+        }
+        out.extend(s.finish());
+        let ev = events(&out);
+        let kinds = types(&ev);
+        assert!(
+            !kinds.iter().any(|k| k.contains("function_call")),
+            "{kinds:?}"
+        );
+        assert_eq!(concat(&ev, "response.output_text.delta"), "{\"age\":42}");
+        let done = last(&ev);
+        assert_eq!(done["status"], "completed");
+        assert_eq!(
+            done["output"],
+            json!([{"type": "message", "id": "msg_r1_0", "status": "completed", "role": "assistant",
+                    "content": [{"type": "output_text", "text": "{\"age\":42}", "annotations": [], "logprobs": []}]}])
         );
     }
 
