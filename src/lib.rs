@@ -24,6 +24,7 @@ pub mod observability;
 pub mod openai;
 pub mod router;
 pub mod sign;
+pub mod sigv4_cached;
 pub mod sse;
 pub mod translate;
 

@@ -45,6 +45,32 @@ fn sigv4(
     session_token: Option<&str>,
     input: &SignInput<'_>,
 ) -> Result<Headers, ApiError> {
+    let simple = crate::sigv4_cached::Request {
+        method: input.method,
+        host: input.host,
+        path: input.path,
+        content_type: input.content_type,
+        body: input.body,
+        region: input.region,
+        service: input.service,
+        now: input.now,
+        access_key_id,
+        secret_access_key,
+        session_token,
+    };
+    match crate::sigv4_cached::sign(&simple) {
+        Some(headers) => Ok(headers),
+        None => sigv4_any_request(access_key_id, secret_access_key, session_token, input),
+    }
+}
+
+/// aws-sigv4's signer, for any request shape.
+fn sigv4_any_request(
+    access_key_id: &str,
+    secret_access_key: &str,
+    session_token: Option<&str>,
+    input: &SignInput<'_>,
+) -> Result<Headers, ApiError> {
     use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
     use aws_sigv4::sign::v4;
 
@@ -160,5 +186,97 @@ mod tests {
         assert!(authorize(&UpstreamAuth::Envoy, &input(b"{}"))
             .unwrap()
             .is_empty());
+    }
+
+    /// The cached-key signer must give exactly what aws-sigv4 gives, for every shape it takes.
+    #[test]
+    fn cached_key_signer_matches_aws_sigv4() {
+        let paths = [
+            "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse",
+            "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse-stream",
+            "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aapplication-inference-profile%2Fabc123/converse",
+            "/model/amazon.titan-embed-text-v2%3A0/invoke",
+            "/foundation-models",
+            "/a/b/",
+            "/model/a..b/converse",
+            "/model/x%2e%2E/converse",
+        ];
+        let hosts = ["bedrock-runtime.us-east-1.amazonaws.com", "127.0.0.1:8080"];
+        let bodies: [&[u8]; 4] = [b"", b"{}", b"{\"messages\":[]}", &[b'x'; 5000]];
+        let mut checked = 0;
+        // Several days, and back again: a stale cached key would show as a mismatch.
+        for day in [0u64, 1, 400, 0, 10_000] {
+            for (i, path) in paths.iter().enumerate() {
+                for host in hosts {
+                    for body in bodies {
+                        for token in [None, Some("FwoGZXIvYXdzEBYaD+/token=")] {
+                            for (region, secret) in [
+                                ("us-east-1", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+                                ("eu-west-3", "other/secret+key"),
+                            ] {
+                                let mut inp = input(body);
+                                inp.path = path;
+                                inp.host = host;
+                                inp.region = region;
+                                inp.method = if i % 2 == 0 { "POST" } else { "GET" };
+                                inp.now = SystemTime::UNIX_EPOCH
+                                    + Duration::from_secs(1_795_633_051 + day * 86_400 + i as u64);
+                                let expected =
+                                    sigv4_any_request("AKIDEXAMPLE", secret, token, &inp).unwrap();
+                                let cached =
+                                    crate::sigv4_cached::sign(&crate::sigv4_cached::Request {
+                                        method: inp.method,
+                                        host: inp.host,
+                                        path: inp.path,
+                                        content_type: inp.content_type,
+                                        body: inp.body,
+                                        region: inp.region,
+                                        service: inp.service,
+                                        now: inp.now,
+                                        access_key_id: "AKIDEXAMPLE",
+                                        secret_access_key: secret,
+                                        session_token: token,
+                                    })
+                                    .unwrap();
+                                assert_eq!(cached, expected, "{path} {host} {region} day {day}");
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000);
+    }
+
+    #[test]
+    fn shapes_the_cached_signer_leaves_to_aws_sigv4_are_still_signed() {
+        for path in [
+            "/model/x/converse?a=b",
+            "/model/../converse",
+            "/model//converse",
+            "/model/a b/converse",
+        ] {
+            let mut inp = input(b"{}");
+            inp.path = path;
+            let simple = crate::sigv4_cached::Request {
+                method: inp.method,
+                host: inp.host,
+                path: inp.path,
+                content_type: inp.content_type,
+                body: inp.body,
+                region: inp.region,
+                service: inp.service,
+                now: inp.now,
+                access_key_id: "AKIDEXAMPLE",
+                secret_access_key: "s",
+                session_token: None,
+            };
+            assert!(crate::sigv4_cached::sign(&simple).is_none(), "{path}");
+        }
+        let mut inp = input(b"{}");
+        inp.path = "/model/x/converse?a=b";
+        let h = authorize(&creds(None), &inp).unwrap();
+        assert!(header(&h, "authorization").is_some());
     }
 }

@@ -51,12 +51,32 @@ pub struct ChatTranslation {
 }
 
 pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
+    parse_object(body, &["model", "messages"])
+}
+
+/// Parses a request body straight into `T`: one pass, no intermediate `Value`. Only a body
+/// that fails that pass is parsed again the slow way, to name what is wrong with it (the
+/// slow way also accepts what serde's derive refuses but a `Value` keeps, e.g. repeated keys).
+pub fn parse_object<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    required: &[&str],
+) -> Result<T, ApiError> {
+    match serde_json::from_slice(body) {
+        Ok(parsed) => Ok(parsed),
+        Err(_) => parse_object_explained(body, required),
+    }
+}
+
+fn parse_object_explained<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    required: &[&str],
+) -> Result<T, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}")))?;
     if !value.is_object() {
         return Err(ApiError::bad_request("Request body must be a JSON object."));
     }
-    for field in ["model", "messages"] {
+    for field in required {
         if value.get(field).is_none_or(Value::is_null) {
             return Err(ApiError::invalid_param(
                 field,

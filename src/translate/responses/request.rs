@@ -36,18 +36,7 @@ pub struct ResponsesTranslation {
 }
 
 pub fn parse_request(body: &[u8]) -> Result<ResponsesRequest, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(ApiError::bad_request("Request body must be a JSON object."));
-    }
-    if value.get("model").is_none_or(Value::is_null) {
-        return Err(ApiError::invalid_param(
-            "model",
-            "Missing required parameter: 'model'.",
-        ));
-    }
-    crate::translate::request::typed(value)
+    crate::translate::request::parse_object(body, &["model"])
 }
 
 fn stateless(param: &str) -> ApiError {
