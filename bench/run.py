@@ -7,6 +7,9 @@ Everything runs in one go, on this machine, against one fake Bedrock:
   passthrough (A) the gateway's own envoy/envoy.yaml, rendered as envoy/gateway.py renders it,
              with the wasm filter entry removed; clients send the Converse requests the filter
              would have produced, straight to /model/{id}/converse[-stream]
+  floors     the passthrough config with bench/noop-filter: doing nothing (the cost of any Wasm
+             filter), and going through the motions a translating filter cannot skip (hold the
+             headers for the body, write body and headers back, hold and write back the answer)
   filter     the same rendered config with the filter, signing with static dummy keys
   LiteLLM    the LiteLLM proxy (bench/.venv-litellm) with its Bedrock Converse provider
 
@@ -55,6 +58,11 @@ STREAM_DONE = "data: [DONE]"
 # The passthrough client reads raw event-stream frames; the last one is the metadata event.
 EVENTSTREAM_DONE = "metadata"
 
+
+# bench/noop-filter's configuration per floor (any other configuration makes it do nothing).
+FLOOR_LEVELS = {"rewrite floor": "response"}
+# Measured for requests/s only: the rewrite floor holds whole response bodies, streams too.
+NONSTREAM_ONLY = {"rewrite floor"}
 
 # 1-minute load average when each phase starts: other work on the machine shows up here.
 PHASE_LOAD = {}
@@ -300,7 +308,8 @@ def measure(procs, args, use_litellm):
                   AWS_SECRET_ACCESS_KEY="benchmark-secret-not-a-real-key",
                   AWS_ENDPOINT_URL_BEDROCK_RUNTIME=bedrock_url)
     # Gateways: (name, .wasm or None for no filter, whether it translates OpenAI requests).
-    gateways = [("passthrough", None, False), ("wasm floor", NOOP_WASM, False), ("filter", gateway.WASM, True)]
+    gateways = [("passthrough", None, False), ("wasm floor", NOOP_WASM, False),
+                ("rewrite floor", NOOP_WASM, False), ("filter", gateway.WASM, True)]
     for variant in args.variant:
         name, _, path = variant.partition("=")
         gateways.append((name, Path(path), True))
@@ -310,6 +319,8 @@ def measure(procs, args, use_litellm):
         if wasm:
             env["WASM_PATH"] = str(wasm)
         env.update(gateway.render_vars(env, workdir))
+        if name in FLOOR_LEVELS:
+            env["PLUGIN_CONFIG"] = FLOOR_LEVELS[name]
         config = render(ROOT / "envoy" / "envoy.yaml", env)
         servers[name] = start_envoy(procs, name.replace(" ", "-"), config if wasm else without_wasm_filter(config), env)
         ports[name] = env["LISTEN_PORT"]
@@ -380,10 +391,11 @@ def measure(procs, args, use_litellm):
     results["nonstream"] = nonstream
 
     results["wasm_bytes"] = gateway.WASM.stat().st_size
+    streamed = {n: t for n, t in targets.items() if n not in NONSTREAM_ONLY}
     if "streams" in args.parts:
-        results.update(measure_streams(targets, args))
+        results.update(measure_streams(streamed, args))
     if "memory" in args.parts:
-        results.update(measure_memory(targets, args, memory_of, servers))
+        results.update(measure_memory(streamed, args, memory_of, servers))
     if "micro" in args.parts:
         log("translation core micro-benchmarks")
         runs = {"native": [str(TOOLS)]}
@@ -449,12 +461,14 @@ def fmt(x, digits=0):
 
 
 LABELS = {"passthrough": "Envoy passthrough (A)", "wasm floor": "A + empty Wasm filter",
+          "rewrite floor": "A + Wasm rewrite floor",
           "filter": "**filter**", "litellm": "LiteLLM"}
 
 
 def markdown(r):
     m, cfg = r["machine"], r["config"]
     names = r["names"]
+    streamed = [n for n in names if n not in NONSTREAM_ONLY]
     label = lambda n: LABELS.get(n, n)  # noqa: E731
     lines = [
         f"Measured {m['date']} on {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, Linux {m['kernel']}, "
@@ -498,12 +512,12 @@ def markdown(r):
         s = r["streams"]
         ms = lambda n, kind, key: median(s[n][kind][key]) / 1000  # noqa: E731
         lines += ["", "**Streaming** (one stream at a time; medians; in brackets: minus passthrough)", "",
-                  "| | " + " | ".join(label(n) for n in names) + " |", "|---|" + "---|" * len(names)]
+                  "| | " + " | ".join(label(n) for n in streamed) + " |", "|---|" + "---|" * len(streamed)]
 
         def row(title, kind, key, digits=3):
             a = ms("passthrough", kind, key)
             cells = []
-            for n in names:
+            for n in streamed:
                 v = ms(n, kind, key)
                 cells.append(f"{v:.{digits}f}" if n == "passthrough" else f"{v:.{digits}f} ({v - a:+.{digits}f})")
             return f"| {title} | " + " | ".join(cells) + " |"
@@ -515,7 +529,7 @@ def markdown(r):
         for title, kind, n_deltas in (("100", "short", 100), ("10,000", "long", 10_000)):
             a = ms("passthrough", kind, "total_us")
             cells = ["–" if n == "passthrough" else f"{(ms(n, kind, 'total_us') - a) * 1000 / n_deltas:.2f}"
-                     for n in names]
+                     for n in streamed]
             per[title] = (ms("filter", kind, "total_us") - a) * 1000 / n_deltas
             lines.append(f"| added µs per delta, {title}-delta stream | " + " | ".join(cells) + " |")
         ttft = ms("filter", "first", "first_us") - ms("passthrough", "first", "first_us")
@@ -533,11 +547,11 @@ def markdown(r):
         load, rest = r["memory_load"], r["memory_rest"]
         streams = cfg["streams"]
         lines += ["", "**Memory** (RSS of the process; Envoy's heap from its admin `/memory`)", "",
-                  "| | " + " | ".join(label(n) for n in names) + " |", "|---|" + "---|" * len(names)]
+                  "| | " + " | ".join(label(n) for n in streamed) + " |", "|---|" + "---|" * len(streamed)]
         mib = lambda kib: f"{kib / 1024:.1f} MiB"  # noqa: E731
 
         def mem_row(title, get):
-            return f"| {title} | " + " | ".join(get(n) for n in names) + " |"
+            return f"| {title} | " + " | ".join(get(n) for n in streamed) + " |"
 
         lines.append(mem_row("RSS at rest, after warm-up", lambda n: mib(rest[n]["rss_kib"])))
         lines.append(mem_row(f"RSS with {streams} streams open", lambda n: mib(load[n]["peak"]["rss_kib"]) + (
@@ -548,7 +562,7 @@ def markdown(r):
             f"{rest[n]['allocated'] / 1048576:.1f} → {load[n]['peak']['allocated'] / 1048576:.1f} MiB"
             if "allocated" in rest[n] else "–")))
         lines.append(mem_row("RSS after every run", lambda n: mib(r["memory_after"][n]["rss_kib"])))
-        failed = {n: load[n]["summary"].get("failed") for n in names if load[n]["summary"].get("failed")}
+        failed = {n: load[n]["summary"].get("failed") for n in streamed if load[n]["summary"].get("failed")}
         if failed:
             lines.append(f"\nStreams that failed during the memory run: {failed}")
 
@@ -559,9 +573,11 @@ def markdown(r):
     per_level = lambda i: ", ".join(f"{goals[c][i]:.2f}×" if i == 0 else f"{goals[c][i]:.1f}×"  # noqa: E731
                                     for c in levels)
     capacity = peak("filter") / peak("passthrough")
+    floors = "".join(f"; {label(n)}: {peak(n) / peak('passthrough'):.2f}×" for n in ("wasm floor", "rewrite floor")
+                     if n in names)
     lines.append(f"| filter ≥ 0.85× passthrough req/s | {capacity:.2f}× at peak ({fmt(peak('filter'))} vs "
-                 f"{fmt(peak('passthrough'))}); {per_level(0)} at concurrency {', '.join(map(str, levels))} | "
-                 f"{ok(capacity >= 0.85)} |")
+                 f"{fmt(peak('passthrough'))}); {per_level(0)} at concurrency {', '.join(map(str, levels))}"
+                 f"{floors} | {ok(capacity >= 0.85)} |")
     low = levels[0]
     lines.append(f"| ≤ 0.2 ms added p50 | {goals[low][1]:+.3f} ms at concurrency {low} | {ok(goals[low][1] <= 0.2)} |")
     if ttft is not None:
