@@ -45,20 +45,12 @@ fn sigv4(
     session_token: Option<&str>,
     input: &SignInput<'_>,
 ) -> Result<Headers, ApiError> {
-    let simple = crate::sigv4_cached::Request {
-        method: input.method,
-        host: input.host,
-        path: input.path,
-        content_type: input.content_type,
-        body: input.body,
-        region: input.region,
-        service: input.service,
-        now: input.now,
+    let who = crate::sigv4_cached::Credentials {
         access_key_id,
         secret_access_key,
         session_token,
     };
-    match crate::sigv4_cached::sign(&simple) {
+    match crate::sigv4_cached::sign(input, &who) {
         Some(headers) => Ok(headers),
         None => sigv4_any_request(access_key_id, secret_access_key, session_token, input),
     }
@@ -223,21 +215,15 @@ mod tests {
                                     + Duration::from_secs(1_795_633_051 + day * 86_400 + i as u64);
                                 let expected =
                                     sigv4_any_request("AKIDEXAMPLE", secret, token, &inp).unwrap();
-                                let cached =
-                                    crate::sigv4_cached::sign(&crate::sigv4_cached::Request {
-                                        method: inp.method,
-                                        host: inp.host,
-                                        path: inp.path,
-                                        content_type: inp.content_type,
-                                        body: inp.body,
-                                        region: inp.region,
-                                        service: inp.service,
-                                        now: inp.now,
+                                let cached = crate::sigv4_cached::sign(
+                                    &inp,
+                                    &crate::sigv4_cached::Credentials {
                                         access_key_id: "AKIDEXAMPLE",
                                         secret_access_key: secret,
                                         session_token: token,
-                                    })
-                                    .unwrap();
+                                    },
+                                )
+                                .unwrap();
                                 assert_eq!(cached, expected, "{path} {host} {region} day {day}");
                                 checked += 1;
                             }
@@ -259,20 +245,12 @@ mod tests {
         ] {
             let mut inp = input(b"{}");
             inp.path = path;
-            let simple = crate::sigv4_cached::Request {
-                method: inp.method,
-                host: inp.host,
-                path: inp.path,
-                content_type: inp.content_type,
-                body: inp.body,
-                region: inp.region,
-                service: inp.service,
-                now: inp.now,
+            let who = crate::sigv4_cached::Credentials {
                 access_key_id: "AKIDEXAMPLE",
                 secret_access_key: "s",
                 session_token: None,
             };
-            assert!(crate::sigv4_cached::sign(&simple).is_none(), "{path}");
+            assert!(crate::sigv4_cached::sign(&inp, &who).is_none(), "{path}");
         }
         let mut inp = input(b"{}");
         inp.path = "/model/x/converse?a=b";

@@ -5,21 +5,15 @@
 //! `%`, header values without spaces. `sign.rs` hands everything else to aws-sigv4, and the
 //! tests check that both give identical headers over many inputs.
 
+use crate::sign::SignInput;
 use aws_sigv4::sign::v4::{calculate_signature, generate_signing_key};
 use aws_smithy_types::date_time::{DateTime, Format};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::time::SystemTime;
 
-pub struct Request<'a> {
-    pub method: &'a str,
-    pub host: &'a str,
-    pub path: &'a str,
-    pub content_type: &'a str,
-    pub body: &'a [u8],
-    pub region: &'a str,
-    pub service: &'a str,
-    pub now: SystemTime,
+/// Who signs: the static or session credentials of `UpstreamAuth::SigV4`.
+pub struct Credentials<'a> {
     pub access_key_id: &'a str,
     pub secret_access_key: &'a str,
     pub session_token: Option<&'a str>,
@@ -40,18 +34,18 @@ thread_local! {
 
 /// The headers to add (`x-amz-date`, `authorization`, `x-amz-security-token` when there is a
 /// session token, in aws-sigv4's order), or None when the request is not of the simple shape.
-pub fn sign(r: &Request<'_>) -> Option<Vec<(String, String)>> {
-    if !is_simple(r) {
+pub fn sign(r: &SignInput<'_>, who: &Credentials<'_>) -> Option<Vec<(String, String)>> {
+    if !is_simple(r, who) {
         return None;
     }
     let amz_date = amz_date(r.now)?;
     let date = amz_date.get(..8)?;
-    let signed_headers = if r.session_token.is_some() {
+    let signed_headers = if who.session_token.is_some() {
         "content-type;host;x-amz-date;x-amz-security-token"
     } else {
         "content-type;host;x-amz-date"
     };
-    let token_line = r
+    let token_line = who
         .session_token
         .map(|t| format!("x-amz-security-token:{t}\n"))
         .unwrap_or_default();
@@ -68,7 +62,7 @@ pub fn sign(r: &Request<'_>) -> Option<Vec<(String, String)>> {
         "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
         hex_sha256(canonical_request.as_bytes())
     );
-    let signature = with_signing_key(r, date, |key| {
+    let signature = with_signing_key(r, who.secret_access_key, date, |key| {
         calculate_signature(key, string_to_sign.as_bytes())
     });
     let mut headers = vec![
@@ -77,29 +71,34 @@ pub fn sign(r: &Request<'_>) -> Option<Vec<(String, String)>> {
             "authorization".to_string(),
             format!(
                 "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
-                r.access_key_id
+                who.access_key_id
             ),
         ),
     ];
-    if let Some(token) = r.session_token {
+    if let Some(token) = who.session_token {
         headers.push(("x-amz-security-token".to_string(), token.to_string()));
     }
     Some(headers)
 }
 
-fn with_signing_key<T>(r: &Request<'_>, date: &str, use_key: impl FnOnce(&[u8]) -> T) -> T {
+fn with_signing_key<T>(
+    r: &SignInput<'_>,
+    secret_access_key: &str,
+    date: &str,
+    use_key: impl FnOnce(&[u8]) -> T,
+) -> T {
     SIGNING_KEY.with(|cell| {
         let mut cached = cell.borrow_mut();
         let fresh = cached.as_ref().is_some_and(|k| {
             k.date == date
                 && k.region == r.region
                 && k.service == r.service
-                && k.secret_access_key == r.secret_access_key
+                && k.secret_access_key == secret_access_key
         });
         if !fresh {
-            let key = generate_signing_key(r.secret_access_key, r.now, r.region, r.service);
+            let key = generate_signing_key(secret_access_key, r.now, r.region, r.service);
             *cached = Some(SigningKey {
-                secret_access_key: r.secret_access_key.to_string(),
+                secret_access_key: secret_access_key.to_string(),
                 date: date.to_string(),
                 region: r.region.to_string(),
                 service: r.service.to_string(),
@@ -117,7 +116,7 @@ fn with_signing_key<T>(r: &Request<'_>, date: &str, use_key: impl FnOnce(&[u8]) 
 
 /// Inputs for which the canonical request needs no normalisation at all: what aws-sigv4
 /// would trim, collapse, resolve or re-encode differently is left to aws-sigv4.
-fn is_simple(r: &Request<'_>) -> bool {
+fn is_simple(r: &SignInput<'_>, who: &Credentials<'_>) -> bool {
     let token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic());
     let path_ok = r.path.starts_with('/')
         && r.path
@@ -133,8 +132,8 @@ fn is_simple(r: &Request<'_>) -> bool {
         && path_ok
         && token(r.host)
         && token(r.content_type)
-        && token(r.access_key_id)
-        && r.session_token.is_none_or(token)
+        && token(who.access_key_id)
+        && who.session_token.is_none_or(token)
 }
 
 fn is_unreserved(b: u8) -> bool {
