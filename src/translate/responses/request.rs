@@ -2,8 +2,8 @@
 //! [`Conversation`] as chat messages, so both APIs normalise turns one way.
 
 use crate::bedrock::converse::{
-    ContentBlock, ConverseRequest, InferenceConfig, Role, Tool, ToolConfig, ToolResultBlock,
-    ToolResultContent, ToolUseBlock,
+    ContentBlock, ConverseRequest, Role, Tool, ToolConfig, ToolResultBlock, ToolResultContent,
+    ToolUseBlock,
 };
 use crate::config::Config;
 use crate::error::ApiError;
@@ -13,8 +13,8 @@ use crate::openai::responses::{
 use crate::translate::conversation::Conversation;
 use crate::translate::model;
 use crate::translate::request::{
-    anthropic_tool_choice, apply_reasoning_effort, arguments_object, image_block,
-    insert_cache_points, prompt_caching_targets, settle_thinking,
+    anthropic_tool_choice, arguments_object, assemble, image_block, prompt_caching_targets,
+    ConverseParts, Sampling,
 };
 use crate::translate::responses::output::unseal;
 use crate::translate::responses::text_format;
@@ -144,61 +144,32 @@ pub fn to_converse(
         })
     };
 
-    let mut system = std::mem::take(&mut conversation.system);
-    let mut messages = conversation.into_messages(tool_config.is_some());
-    if messages.is_empty() {
-        return Err(ApiError::invalid_param(
-            "input",
-            "'input' must contain at least one user or assistant message with content.",
-        ));
-    }
-    if model::supports_prompt_caching(&model_id) || model::is_arn(&model_id) {
-        let targets = prompt_caching_targets(config, req.other.get("prompt_caching"));
-        insert_cache_points(targets, &mut system, &mut messages);
-    }
-
-    let mut inference = InferenceConfig {
-        max_tokens: req.max_output_tokens,
-        temperature: req.temperature.map(|t| t.clamp(0.0, 1.0)),
-        top_p: req.top_p.map(|p| p.clamp(0.0, 1.0)),
-        stop_sequences: Vec::new(),
-    };
-    if inference.max_tokens == Some(0) {
-        return Err(ApiError::invalid_param(
-            "max_output_tokens",
-            "'max_output_tokens' must be at least 1.",
-        ));
-    }
-    if inference.temperature.is_some() && model::rejects_temperature_with_top_p(&model_id) {
-        inference.top_p = None;
-    }
-    if let Some(effort) = req.reasoning.as_ref().and_then(|r| r.effort.as_deref()) {
-        // Effort levels above `high` are Claude's full budget too.
-        let effort = if effort == "max" { "xhigh" } else { effort };
-        apply_reasoning_effort(effort, &model_id, &mut inference, &mut extra)
-            .map_err(|e| e.with_param("reasoning.effort"))?;
-    }
+    // Effort levels above `high` are Claude's full budget too.
+    let effort = req.reasoning.as_ref().and_then(|r| r.effort.as_deref());
+    let effort = effort.map(|e| if e == "max" { "xhigh" } else { e });
     let interleaved = match req.other.get("interleaved_thinking") {
         Some(Value::Bool(b)) => *b,
         _ => config.interleaved_thinking,
     };
-    settle_thinking(
-        &model_id,
-        tool_config.as_ref(),
-        &messages,
-        interleaved,
-        &mut inference,
-        &mut extra,
-    );
-
-    let converse = ConverseRequest {
-        messages,
-        system,
-        inference_config: (inference != InferenceConfig::default()).then_some(inference),
+    let converse = assemble(ConverseParts {
+        model_id: &model_id,
+        conversation,
+        messages_param: "input",
+        caching: prompt_caching_targets(config, req.other.get("prompt_caching")),
         tool_config,
-        additional_model_request_fields: (!extra.is_empty()).then_some(Value::Object(extra)),
+        sampling: Sampling {
+            max_tokens: req.max_output_tokens,
+            max_tokens_param: "max_output_tokens",
+            temperature: req.temperature,
+            top_p: req.top_p,
+            stop_sequences: Vec::new(),
+            reasoning_effort: effort,
+            reasoning_param: Some("reasoning.effort"),
+        },
+        interleaved_thinking: interleaved,
+        extra,
         output_config,
-    };
+    })?;
     Ok(ResponsesTranslation {
         model_id,
         requested_model,
