@@ -109,7 +109,8 @@ def deep(n):
     (b'{"model": "m", "messages": [{"role": "user", "content": "caf\xe9"}]}', "JSON"),
     (b"\xef\xbb\xbf{}", "JSON"),
     (b'{"model": "m", "messages": ' + deep(100_000).encode() + b"}", "JSON"),
-    (b'{"model": "m", "messages": [{"role": "user", "content": "hi", "x": ' + deep(5000).encode() + b"}]}", "JSON"),
+    (b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "response_format": '
+     + deep(5000).encode() + b"}", "JSON"),
     (b'{"model": "m", "messages": [], "a": 1}{"b": 2}', "JSON"),
     (b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1e99999}', ""),
     (b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 99999999999999999999999999}', ""),
@@ -134,6 +135,18 @@ def deep(n):
 def test_malformed_bodies_are_400(gateway, forwards_nothing, raw, hint):
     err = openai_error(*post_chat(gateway, None, raw=raw), 400)
     assert hint.lower() in err["message"].lower()
+
+
+def test_deep_unknown_field_in_a_message_is_skipped_without_harm(gateway, emulator):
+    # Fields the gateway does not read are skipped without recursion, however deep; only
+    # what it reads is held to JSON's nesting limit (the cases above).
+    body = (b'{"model": "' + HAIKU.encode() + b'", "messages": [{"role": "user", "content": "hi", "x": '
+            + deep(5000).encode() + b"}]}")
+    status, _, payload = post_chat(gateway, None, raw=body)
+    assert status == 200, payload[:300]
+    assert json.loads(payload)["choices"][0]["message"]["content"]
+    sent = emulator.runtime_requests()[-1]["body"]
+    assert sent["messages"] == [{"role": "user", "content": [{"text": "hi"}]}]
 
 
 @pytest.mark.parametrize("model", [
