@@ -37,7 +37,7 @@ $(VENV)/.installed: tests/requirements.txt
 
 py-deps: $(VENV)/.installed
 
-tests/node/node_modules/.installed: tests/node/package.json
+tests/node/node_modules/.installed: tests/node/package.json tests/node/package-lock.json
 	cd tests/node && npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
