@@ -19,14 +19,15 @@ import embeddings as emu_embeddings  # noqa: E402  (the emulator's deterministic
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 TITAN_V2 = "amazon.titan-embed-text-v2:0"
+SONNET4 = "us.anthropic.claude-sonnet-4-20250514-v1:0"  # a model with extended thinking
 FINAL_TOOL_TEXT = "Tool results: 22 C in Paris"  # the emulator echoes the tool output it was sent
 
 
 def aisdk(gateway, case, api="chat", **env):
     if not (NODE_DIR / "node_modules" / "ai").exists():
         pytest.fail("the AI SDK is not installed: run `make node-deps`")
-    env = dict(os.environ, BASE_URL=gateway.base_url, API_KEY=CLIENT_KEY, MODEL=HAIKU,
-               EMBEDDING_MODEL=TITAN_V2, AI_SDK_LOG_WARNINGS="false", **env)
+    env = {**os.environ, "BASE_URL": gateway.base_url, "API_KEY": CLIENT_KEY, "MODEL": HAIKU,
+           "EMBEDDING_MODEL": TITAN_V2, "AI_SDK_LOG_WARNINGS": "false", **env}
     done = subprocess.run(["node", str(NODE_DIR / "aisdk.mjs"), case, api], env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -114,6 +115,26 @@ def test_responses_default_store_refers_to_past_output_by_id(gateway):
     streamed = aisdk(gateway, "streamTools", "responses")
     assert streamed["seen"] == [{"city": "Paris"}] and len(streamed["steps"]) == 1
     assert any("item_reference" in e for e in streamed["errors"])
+
+
+def test_reasoning_through_the_responses_provider(gateway, emulator):
+    out = aisdk(gateway, "reasoning", "stateless", MODEL=SONNET4)
+    assert out["text"] == FINAL_TOOL_TEXT and out["seen"] == [{"city": "Paris"}]
+    assert out["stepReasoning"] == ["Thinking about: Weather in Paris?", "Thinking about: the tool results"]
+    assert out["streamed"] == {"text": "Echo: Hi reasoning", "reasoning": "Thinking about: Hi reasoning"}
+    calls = converse_calls(emulator)
+    assert all(c["body"]["additionalModelRequestFields"]["thinking"]["type"] == "enabled" for c in calls)
+    # The signed thinking went back with the tool call, so thinking stayed on for the next step.
+    assert [list(b) for b in calls[1]["body"]["messages"][1]["content"]] == [["reasoningContent"], ["toolUse"]]
+
+
+def test_reasoning_effort_through_the_chat_provider(gateway, emulator):
+    """The SDK's chat provider sends reasoning_effort but reads no reasoning back (OpenAI's chat
+    API has none): thinking runs on Bedrock, the answer and the tool loop still work."""
+    out = aisdk(gateway, "reasoning", "chat", MODEL=SONNET4)
+    assert out["text"] == FINAL_TOOL_TEXT and out["streamed"]["text"] == "Echo: Hi reasoning"
+    first = converse_calls(emulator)[0]["body"]
+    assert first["additionalModelRequestFields"]["thinking"]["type"] == "enabled"
 
 
 @pytest.mark.parametrize("api", ["chat", "responses"])

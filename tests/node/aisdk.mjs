@@ -56,6 +56,20 @@ const cases = {
       warnings: r.warnings };
   },
 
+  // Extended thinking: `forceReasoning` because the SDK only asks for reasoning from models it
+  // knows; with `store: false` the SDK also asks for the reasoning's encrypted_content, which
+  // carries Claude's signed thinking into the next step.
+  async reasoning(api) {
+    const seen = [];
+    const providerOptions = { openai: { reasoningEffort: "low", forceReasoning: true,
+      ...(api === "stateless" ? { store: false, reasoningSummary: "auto" } : {}) } };
+    const r = await generateText({ model: models[api](), tools: weatherTools(seen), stopWhen: stepCountIs(3),
+      prompt: "[[scenario:tool]] Weather in Paris?", providerOptions, maxRetries: 0 });
+    const s = streamText({ model: models[api](), prompt: "Hi reasoning", providerOptions, maxRetries: 0 });
+    return { seen, text: r.text, stepReasoning: r.steps.map((step) => step.reasoningText ?? null),
+      streamed: { text: await s.text, reasoning: (await s.reasoningText) ?? null } };
+  },
+
   // A second turn built the SDK's way: the first turn's response.messages plus a new question.
   async conversation(api) {
     const first = [{ role: "user", content: "First question" }];
