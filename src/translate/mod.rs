@@ -88,10 +88,14 @@ pub fn chat_usage(usage: &Usage) -> Value {
         "prompt_tokens": prompt,
         "completion_tokens": usage.output_tokens,
         "total_tokens": prompt.saturating_add(usage.output_tokens),
-        "prompt_tokens_details": {"cached_tokens": usage.cache_read_input_tokens.unwrap_or(0)},
+        // `cache_write_tokens` is OpenAI's field for cache writes (LangChain reads it as cache_creation).
+        "prompt_tokens_details": {
+            "cached_tokens": usage.cache_read_input_tokens.unwrap_or(0),
+            "cache_write_tokens": usage.cache_write_input_tokens.unwrap_or(0),
+        },
     });
     if let (Some(write), Some(obj)) = (usage.cache_write_input_tokens, value.as_object_mut()) {
-        // Not an OpenAI field, but clients that meter cost need cache writes too.
+        // Kept for clients that read the earlier, non-OpenAI name.
         obj.insert("cache_creation_input_tokens".into(), json!(write));
     }
     value
@@ -126,5 +130,24 @@ mod tests {
         assert_eq!(v["prompt_tokens"], 110);
         assert_eq!(v["total_tokens"], 115);
         assert_eq!(v["prompt_tokens_details"]["cached_tokens"], 80);
+        assert_eq!(v["prompt_tokens_details"]["cache_write_tokens"], 20);
+        assert_eq!(v["cache_creation_input_tokens"], 20);
+    }
+
+    #[test]
+    fn no_cache_use_reports_zero_reads_and_writes() {
+        let u = Usage {
+            input_tokens: 10,
+            output_tokens: 5,
+            total_tokens: 15,
+            cache_read_input_tokens: None,
+            cache_write_input_tokens: None,
+        };
+        let v = chat_usage(&u);
+        assert_eq!(
+            v["prompt_tokens_details"],
+            json!({"cached_tokens": 0, "cache_write_tokens": 0})
+        );
+        assert!(v.get("cache_creation_input_tokens").is_none());
     }
 }

@@ -92,7 +92,10 @@ pub fn usage_json(usage: &Usage) -> Value {
     let input = usage.prompt_tokens();
     json!({
         "input_tokens": input,
-        "input_tokens_details": {"cached_tokens": usage.cache_read_input_tokens.unwrap_or(0)},
+        "input_tokens_details": {
+            "cached_tokens": usage.cache_read_input_tokens.unwrap_or(0),
+            "cache_write_tokens": usage.cache_write_input_tokens.unwrap_or(0),
+        },
         "output_tokens": usage.output_tokens,
         // Bedrock does not count reasoning tokens separately.
         "output_tokens_details": {"reasoning_tokens": 0},
@@ -277,7 +280,7 @@ mod tests {
         };
         assert_eq!(
             usage_json(&u),
-            json!({"input_tokens": 110, "input_tokens_details": {"cached_tokens": 80},
+            json!({"input_tokens": 110, "input_tokens_details": {"cached_tokens": 80, "cache_write_tokens": 20},
                    "output_tokens": 5, "output_tokens_details": {"reasoning_tokens": 0},
                    "total_tokens": 115})
         );

@@ -658,7 +658,7 @@ mod tests {
         assert_eq!(done["output"][0]["content"][0]["text"], "Hello, wörld 👋");
         assert_eq!(
             done["usage"],
-            json!({"input_tokens": 110, "input_tokens_details": {"cached_tokens": 80}, "output_tokens": 5,
+            json!({"input_tokens": 110, "input_tokens_details": {"cached_tokens": 80, "cache_write_tokens": 20}, "output_tokens": 5,
                    "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 115})
         );
     }
