@@ -273,6 +273,16 @@ def test_responses_reasoning_continues_across_a_tool_call(gateway, emulator, str
     assert replayed[0]["reasoningContent"]["reasoningText"]["signature"]
 
 
+def test_responses_previous_response_id_is_refused_clearly(gateway, emulator):
+    """The gateway is stateless: LangChain's default (whole history each turn) works, and
+    use_previous_response_id=True gets a 400 saying why rather than a wrong answer."""
+    llm = chat(gateway, use_responses_api=True, use_previous_response_id=True)
+    first = llm.invoke("Hello")
+    with pytest.raises(openai.BadRequestError, match="stateless"):
+        llm.invoke([HumanMessage("Hello"), first, HumanMessage("Again")])
+    assert len(emulator.runtime_requests()) == 1
+
+
 def test_responses_structured_output(gateway, emulator):
     llm = chat(gateway, use_responses_api=True).with_structured_output(Person)
     assert llm.invoke("John is 42.") == Person(name="test", age=42)
