@@ -90,6 +90,59 @@ pub struct Config {
     pub interleaved_thinking: bool,
     /// Fetching `http(s)` image URLs from the filter; off unless a cluster is configured.
     pub image_fetch: ImageFetch,
+    /// Remembering Responses output items so `item_reference`s to them resolve.
+    pub responses_item_store: ItemStore,
+}
+
+/// The ring of output items kept in Envoy's shared data (see `translate::responses::item_store`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemStore {
+    pub enabled: bool,
+    /// Number of slots; memory is bounded by `slots * max_item_bytes`.
+    pub slots: u32,
+    /// Items larger than this (as JSON) are not remembered.
+    pub max_item_bytes: usize,
+}
+
+pub const DEFAULT_ITEM_STORE_SLOTS: u32 = 1024;
+pub const DEFAULT_ITEM_STORE_MAX_ITEM_BYTES: usize = 64 * 1024;
+const MAX_ITEM_STORE_SLOTS: u32 = 1_000_000;
+
+impl Default for ItemStore {
+    fn default() -> Self {
+        ItemStore {
+            enabled: true,
+            slots: DEFAULT_ITEM_STORE_SLOTS,
+            max_item_bytes: DEFAULT_ITEM_STORE_MAX_ITEM_BYTES,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawItemStore {
+    enabled: Option<bool>,
+    slots: Option<u32>,
+    max_item_bytes: Option<usize>,
+}
+
+fn item_store(raw: Option<RawItemStore>) -> Result<ItemStore, String> {
+    let raw = raw.unwrap_or_default();
+    let defaults = ItemStore::default();
+    let store = ItemStore {
+        enabled: raw.enabled.unwrap_or(defaults.enabled),
+        slots: raw.slots.unwrap_or(defaults.slots),
+        max_item_bytes: raw.max_item_bytes.unwrap_or(defaults.max_item_bytes),
+    };
+    if store.slots == 0 || store.slots > MAX_ITEM_STORE_SLOTS {
+        return Err(format!(
+            "responses_item_store.slots: must be between 1 and {MAX_ITEM_STORE_SLOTS}"
+        ));
+    }
+    if store.max_item_bytes == 0 {
+        return Err("responses_item_store.max_item_bytes: must be greater than 0".into());
+    }
+    Ok(store)
 }
 
 /// Where and how the filter fetches image URLs that clients send instead of inline data.
@@ -151,6 +204,7 @@ struct RawConfig {
     image_fetch_timeout_ms: Option<u64>,
     image_fetch_max_bytes: Option<usize>,
     image_fetch_allowed_hosts: Option<Vec<String>>,
+    responses_item_store: Option<RawItemStore>,
 }
 
 /// Where the model list comes from.
@@ -377,6 +431,7 @@ impl Config {
                 .or_else(|| get("ENABLE_INTERLEAVED_THINKING").map(|v| v == "true" || v == "1"))
                 .unwrap_or(false),
             image_fetch,
+            responses_item_store: item_store(raw.responses_item_store)?,
         })
     }
 
@@ -677,6 +732,36 @@ mod tests {
             let err = Config::load(json.as_bytes(), &|_| None).unwrap_err();
             assert!(err.starts_with(field), "{err}");
         }
+    }
+
+    #[test]
+    fn item_store_is_on_by_default_and_configurable() {
+        let base = r#""upstream_auth":"envoy","client_auth":false"#;
+        let load = |extra: &str| Config::load(format!("{{{base}{extra}}}").as_bytes(), &|_| None);
+        assert_eq!(load("").unwrap().responses_item_store, ItemStore::default());
+        assert!(load("").unwrap().responses_item_store.enabled);
+        let set =
+            load(r#","responses_item_store":{"enabled":false,"slots":8,"max_item_bytes":100}"#)
+                .unwrap()
+                .responses_item_store;
+        assert_eq!(
+            set,
+            ItemStore {
+                enabled: false,
+                slots: 8,
+                max_item_bytes: 100
+            }
+        );
+        for bad in [
+            r#"{"slots":0}"#,
+            r#"{"slots":2000000}"#,
+            r#"{"max_item_bytes":0}"#,
+        ] {
+            let err = load(&format!(r#","responses_item_store":{bad}"#)).unwrap_err();
+            assert!(err.starts_with("responses_item_store"), "{err}");
+        }
+        let err = load(r#","responses_item_store":{"size":1}"#).unwrap_err();
+        assert!(err.contains("unknown field `size`"), "{err}");
     }
 
     #[test]

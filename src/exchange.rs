@@ -4,7 +4,7 @@
 
 use crate::bedrock::converse::Usage;
 use crate::calls::{CallResponse, CallStep};
-use crate::config::Config;
+use crate::config::{Config, ItemStore};
 use crate::error::ApiError;
 use crate::observability::{Outcome, Summary};
 use crate::router::{self, Endpoint};
@@ -13,6 +13,7 @@ use crate::translate::embeddings::EmbeddingsJob;
 use crate::translate::image_fetch::{ImageFetchJob, Progress};
 use crate::translate::models::{ModelCache, ModelsJob, ModelsRequest};
 use crate::translate::response::bedrock_error;
+use crate::translate::responses::item_store;
 use crate::translate::{chat, responses, Reply, RequestContext};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -130,6 +131,12 @@ pub struct Exchange {
     error_code: Option<String>,
     usage: Option<Usage>,
     stream: bool,
+    /// Reads a slot of remembered Responses output items (the shell's shared data).
+    item_slots: Option<item_store::SlotSource>,
+    /// Set while a Responses answer is on its way whose items are to be remembered.
+    remember: Option<ItemStore>,
+    /// Slot writes (key, value) the shell makes once the answer is complete.
+    items_to_remember: Vec<(String, Vec<u8>)>,
 }
 
 impl Default for Exchange {
@@ -143,6 +150,9 @@ impl Default for Exchange {
             error_code: None,
             usage: None,
             stream: false,
+            item_slots: None,
+            remember: None,
+            items_to_remember: Vec::new(),
         }
     }
 }
@@ -201,6 +211,18 @@ fn too_large(config: &Config) -> ApiError {
 }
 
 impl Exchange {
+    /// Lets Responses requests refer to output items remembered in these slots.
+    pub fn with_item_slots(mut self, read: item_store::SlotSource) -> Self {
+        self.item_slots = Some(read);
+        self
+    }
+
+    /// Slot writes (key, value) for the output items of a completed Responses answer; the
+    /// shell stores them. Empty until the answer is complete, and after it was taken.
+    pub fn take_items_to_remember(&mut self) -> Vec<(String, Vec<u8>)> {
+        std::mem::take(&mut self.items_to_remember)
+    }
+
     pub fn on_request_headers(
         &mut self,
         config: &Config,
@@ -484,10 +506,17 @@ impl Exchange {
         } else {
             &request_id
         };
+        let store = config.responses_item_store;
+        let use_store =
+            store.enabled && endpoint == Endpoint::Responses && self.item_slots.is_some();
+        let owner = self.key_name.clone().unwrap_or_default();
+        let slots = self.item_slots.as_deref();
+        let recall = |id: &str| item_store::recall(slots?, &store, &owner, id);
         let ctx = RequestContext {
             config,
             request_id,
             now,
+            recall_item: if use_store { Some(&recall) } else { None },
         };
         let translated = match endpoint {
             Endpoint::ChatCompletions => chat::translate(body, &ctx),
@@ -541,6 +570,7 @@ impl Exchange {
             .filter(|n| !set_headers.iter().any(|(s, _)| s == n))
             .collect();
         self.model = Some(translated.model_id);
+        self.remember = use_store.then_some(store);
         self.stream = matches!(translated.reply, Reply::Stream(_));
         self.state = State::Sent(translated.reply);
         Ok(UpstreamRequest {
@@ -598,6 +628,11 @@ impl Exchange {
                 if end_of_stream {
                     out.extend(stream.finish());
                 }
+                if let (Some(output), Some(store)) = (stream.completed_output(), &self.remember) {
+                    let owner = self.key_name.as_deref().unwrap_or("");
+                    self.items_to_remember = item_store::slots_for(output, owner, store);
+                    self.remember = None;
+                }
                 BodyAction::Replace(out)
             }
             State::Sent(Reply::Json(_)) | State::UpstreamError { .. } if !end_of_stream => {
@@ -606,6 +641,10 @@ impl Exchange {
             State::Sent(Reply::Json(reply)) => {
                 self.usage = usage_of(body);
                 let out = reply.translate(body).unwrap_or_else(|e| e.to_body());
+                if let Some(store) = self.remember.take() {
+                    let owner = self.key_name.as_deref().unwrap_or("");
+                    self.items_to_remember = item_store::slots_for_response(&out, owner, &store);
+                }
                 self.state = State::Done;
                 BodyAction::Replace(out)
             }
@@ -683,6 +722,153 @@ mod tests {
 
     fn now() -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_795_633_051)
+    }
+
+    type SharedSlots = std::rc::Rc<std::cell::RefCell<std::collections::HashMap<String, Vec<u8>>>>;
+
+    /// One request through the exchange with Bedrock answering `answer`; returns the client's
+    /// body and what went upstream (or the local reply).
+    fn exchange_once(
+        config: &Config,
+        slots: &SharedSlots,
+        path: &str,
+        key: &str,
+        body: serde_json::Value,
+        answer: serde_json::Value,
+    ) -> Result<(serde_json::Value, serde_json::Value), LocalReply> {
+        let reader = slots.clone();
+        let mut exchange = Exchange::default()
+            .with_item_slots(Box::new(move |k: &str| reader.borrow().get(k).cloned()));
+        let auth = format!("Bearer {key}");
+        let head = RequestHead {
+            method: "POST",
+            path,
+            authorization: Some(&auth),
+            request_id: Some("same-id"),
+            header_names: vec![],
+        };
+        assert_eq!(
+            exchange.on_request_headers(config, &head, false),
+            HeadersAction::AwaitBody
+        );
+        let upstream = exchange.on_request_body(config, body.to_string().as_bytes(), now())?;
+        exchange.on_response_headers(200, None);
+        let BodyAction::Replace(out) =
+            exchange.on_response_body(answer.to_string().as_bytes(), true)
+        else {
+            panic!("expected a translated answer");
+        };
+        slots.borrow_mut().extend(exchange.take_items_to_remember());
+        assert!(exchange.take_items_to_remember().is_empty());
+        Ok((
+            serde_json::from_slice(&out).unwrap(),
+            serde_json::from_slice(&upstream.body).unwrap(),
+        ))
+    }
+
+    fn bedrock_says(text: &str) -> serde_json::Value {
+        serde_json::json!({
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": 3, "outputTokens": 2, "totalTokens": 5}})
+    }
+
+    const HAIKU: &str = "anthropic.claude-3-haiku-20240307-v1:0";
+
+    #[test]
+    fn responses_output_is_remembered_and_references_to_it_resolve() {
+        let env = |k: &str| match k {
+            "AWS_ACCESS_KEY_ID" => Some("AKIDEXAMPLE".to_string()),
+            "AWS_SECRET_ACCESS_KEY" => Some("secret".to_string()),
+            "API_KEY" => Some("k1,k2".to_string()),
+            _ => None,
+        };
+        let config = Config::load(b"", &env).unwrap();
+        let slots = SharedSlots::default();
+        let first = serde_json::json!({"model": HAIKU, "input": "Weather?"});
+        let (answer, _) = exchange_once(
+            &config,
+            &slots,
+            "/v1/responses",
+            "k1",
+            first,
+            bedrock_says("Sunny."),
+        )
+        .unwrap();
+        let id = answer["output"][0]["id"].as_str().unwrap().to_string();
+        // Secrets stay out of the store: it holds the item only.
+        let stored: Vec<u8> = slots.borrow().values().flatten().copied().collect();
+        let stored = String::from_utf8_lossy(&stored);
+        assert!(
+            stored.contains("Sunny.") && !stored.contains("secret") && !stored.contains("AKID")
+        );
+
+        let second = |key: &str, id: &str| {
+            let body = serde_json::json!({"model": HAIKU, "input": [
+                {"role": "user", "content": "Weather?"},
+                {"type": "item_reference", "id": id},
+                {"role": "user", "content": "Tomorrow?"}]});
+            exchange_once(
+                &config,
+                &slots,
+                "/v1/responses",
+                key,
+                body,
+                bedrock_says("Rain."),
+            )
+        };
+        let (_, sent) = second("k1", &id).unwrap();
+        assert_eq!(
+            sent["messages"][1],
+            serde_json::json!({"role": "assistant", "content": [{"text": "Sunny."}]})
+        );
+        // Another client key, or an id never returned, is a 400 naming the item.
+        for (key, id) in [("k2", id.as_str()), ("k1", "msg_unknown_0")] {
+            let reply = second(key, id).unwrap_err();
+            assert_eq!(reply.status, 400);
+            assert!(String::from_utf8_lossy(&reply.body).contains(id));
+        }
+    }
+
+    #[test]
+    fn chat_answers_and_a_disabled_store_remember_nothing() {
+        let slots = SharedSlots::default();
+        let chat =
+            serde_json::json!({"model": HAIKU, "messages": [{"role": "user", "content": "Hi"}]});
+        exchange_once(
+            &config(""),
+            &slots,
+            "/v1/chat/completions",
+            "k",
+            chat,
+            bedrock_says("Hello"),
+        )
+        .unwrap();
+        assert!(slots.borrow().is_empty());
+
+        let off = config(r#""responses_item_store":{"enabled":false}"#);
+        let body = serde_json::json!({"model": HAIKU, "input": "Hi"});
+        exchange_once(
+            &off,
+            &slots,
+            "/v1/responses",
+            "k",
+            body,
+            bedrock_says("Hello"),
+        )
+        .unwrap();
+        assert!(slots.borrow().is_empty());
+        let reference = serde_json::json!({"model": HAIKU, "input": [{"type": "item_reference", "id": "msg_x_0"}]});
+        let reply = exchange_once(
+            &off,
+            &slots,
+            "/v1/responses",
+            "k",
+            reference,
+            bedrock_says("-"),
+        )
+        .unwrap_err();
+        assert_eq!(reply.status, 400);
     }
 
     #[test]

@@ -215,10 +215,13 @@ pub fn request(data: &[u8]) {
         ),
         None => (rest, &[][..]),
     };
+    // References resolve to nothing, as after a restart: they must be a 400.
+    let recall = |_: &str| None;
     let ctx = RequestContext {
         config: config(),
         request_id: "fuzz",
         now: now(),
+        recall_item: Some(&recall),
     };
     let translated = if api % 2 == 0 {
         chat::translate(body, &ctx)
@@ -428,6 +431,7 @@ fn stream_reply(api: u8, config: &Config) -> Box<dyn StreamReply> {
                 config,
                 request_id: "fuzz",
                 now: now(),
+                recall_item: None,
             };
             let body = json!({"model": "claude", "stream": true, "input": "hi",
                               "tools": [{"type": "function", "name": "f", "parameters": {}}]});

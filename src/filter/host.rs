@@ -58,6 +58,20 @@ extern "C" {
         return_buffer_size: *mut usize,
     ) -> Status;
     fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> Status;
+    fn proxy_get_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+        return_cas: *mut u32,
+    ) -> Status;
+    fn proxy_set_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+        cas: u32,
+    ) -> Status;
     fn proxy_continue_stream(stream_type: proxy_wasm::types::StreamType) -> Status;
     fn proxy_send_local_response(
         status_code: u32,
@@ -246,6 +260,33 @@ pub fn body(buffer: BufferType, max: usize) -> Vec<u8> {
             }
         }
     }
+}
+
+/// A shared-data value (shared by every VM with this vm_id); None when absent or on error.
+pub fn shared_data(key: &str) -> Option<Vec<u8>> {
+    let mut data: *mut u8 = std::ptr::null_mut();
+    let mut size: usize = 0;
+    let mut cas: u32 = 0;
+    // SAFETY: as above.
+    let bytes = unsafe {
+        match proxy_get_shared_data(key.as_ptr(), key.len(), &mut data, &mut size, &mut cas) {
+            Status::Ok => owned(data, size),
+            Status::NotFound => return None,
+            status => {
+                check(status, "get_shared_data");
+                return None;
+            }
+        }
+    };
+    Some(bytes)
+}
+
+/// Sets a shared-data value unconditionally (no compare-and-swap).
+pub fn set_shared_data(key: &str, value: &[u8]) -> bool {
+    // SAFETY: as above.
+    let status =
+        unsafe { proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), 0) };
+    check(status, "set_shared_data")
 }
 
 /// The host's clock, or the WASI clock if the host refuses.

@@ -30,7 +30,7 @@ impl Http {
         Http {
             config,
             metrics,
-            exchange: Exchange::default(),
+            exchange: Exchange::default().with_item_slots(Box::new(super::item_store::read)),
             replied: false,
             calls: OwnCalls::default(),
             held_body_size: 0,
@@ -199,7 +199,10 @@ impl HttpContext for Http {
         } else {
             Vec::new()
         };
-        match self.exchange.on_response_body(&body, end_of_stream) {
+        let action = self.exchange.on_response_body(&body, end_of_stream);
+        // Stored before the client sees the answer, so its next request can refer to them.
+        super::item_store::write(self.exchange.take_items_to_remember());
+        match action {
             BodyAction::Buffer => Action::Pause,
             BodyAction::Replace(bytes) => {
                 host::replace_body(BufferType::HttpResponseBody, size, &bytes);

@@ -6,6 +6,7 @@ mod calls;
 mod fault;
 mod host;
 mod http;
+mod item_store;
 mod memory;
 mod metrics;
 mod root;

@@ -24,7 +24,13 @@ pub struct RequestContext<'a> {
     /// Unique per request (Envoy's x-request-id without dashes); used in response ids.
     pub request_id: &'a str,
     pub now: SystemTime,
+    /// Looks up an output item this gateway returned earlier (for Responses `item_reference`);
+    /// `None` when the item store is off.
+    pub recall_item: Option<RecallItem<'a>>,
 }
+
+/// Finds an output item the gateway returned earlier, by id.
+pub type RecallItem<'a> = &'a dyn Fn(&str) -> Option<Value>;
 
 impl RequestContext<'_> {
     pub fn unix_seconds(&self) -> u64 {
@@ -68,6 +74,10 @@ pub trait StreamReply {
     /// True once the stream ended with an error event.
     fn failed(&self) -> bool {
         false
+    }
+    /// The output items of a Responses stream that ended with `response.completed`.
+    fn completed_output(&self) -> Option<&[Value]> {
+        None
     }
 }
 

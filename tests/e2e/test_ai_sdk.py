@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLIENT_KEY, HAIKU
+from conftest import CLIENT_KEY, HAIKU, Gateway, gateway_env
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "emulator"))
 import embeddings as emu_embeddings  # noqa: E402  (the emulator's deterministic vectors)
@@ -76,16 +76,18 @@ def check_tool_loop(out, preamble=""):
     check_usage(out["usage"])
 
 
-# `stateless` is the Responses provider with `store: false`; text before a tool call needs it.
+# `stateless` is the Responses provider with `store: false`. With the default `store: true` the
+# SDK sends text before a tool call back as an `item_reference`, which the gateway resolves.
 @pytest.mark.parametrize("api,scenario,preamble", [
     ("chat", "tool", ""), ("chat", "text_then_tool", "Let me check that."),
-    ("responses", "tool", ""), ("stateless", "text_then_tool", "Let me check that."),
+    ("responses", "tool", ""), ("responses", "text_then_tool", "Let me check that."),
+    ("default", "text_then_tool", "Let me check that."), ("stateless", "text_then_tool", "Let me check that."),
 ])
 def test_multi_step_tool_loop(gateway, api, scenario, preamble):
     check_tool_loop(aisdk(gateway, "tools", api, SCENARIO=scenario), preamble)
 
 
-@pytest.mark.parametrize("api", ["chat", "stateless"])
+@pytest.mark.parametrize("api", ["chat", "responses", "stateless"])
 def test_streamed_multi_step_tool_loop(gateway, api):
     out = aisdk(gateway, "streamTools", api)
     check_tool_loop(out, "Let me check that.")
@@ -95,7 +97,7 @@ def test_streamed_multi_step_tool_loop(gateway, api):
     assert types.count("finish-step") == 2 and types[-1] == "finish"
 
 
-@pytest.mark.parametrize("api", ["chat", "stateless"])
+@pytest.mark.parametrize("api", ["chat", "responses", "default", "stateless"])
 def test_second_turn_carries_the_first_answer(gateway, emulator, api):
     out = aisdk(gateway, "conversation", api)
     assert out == {"first": "Echo: First question", "second": "Echo: Second question"}
@@ -105,10 +107,20 @@ def test_second_turn_carries_the_first_answer(gateway, emulator, api):
                     {"role": "user", "content": [{"text": "Second question"}]}]
 
 
-def test_responses_default_store_refers_to_past_output_by_id(gateway):
-    """With the SDK's default `store: true` the Responses provider sends earlier assistant text as
-    an `item_reference` to a stored item. The gateway stores nothing, so it answers 400 naming the
-    item and the fix, rather than answering without that text."""
+@pytest.fixture(scope="module")
+def no_item_store_gateway(emulator, tmp_path_factory):
+    config = tmp_path_factory.mktemp("no_store") / "plugin.json"
+    config.write_text(json.dumps({"responses_item_store": {"enabled": False}}))
+    gw = Gateway(gateway_env(emulator, PLUGIN_CONFIG_FILE=str(config)))
+    yield gw
+    gw.close()
+
+
+def test_default_store_without_the_item_store_is_a_clear_400(no_item_store_gateway):
+    """With `store: true` the Responses provider sends earlier assistant text as an
+    `item_reference`. With the item store switched off the gateway cannot resolve it, so it
+    answers 400 naming the item and the fix, rather than answering without that text."""
+    gateway = no_item_store_gateway
     out = aisdk(gateway, "conversation", "responses")
     assert out["error"]["status"] == 400
     assert "item_reference" in out["error"]["message"] and "store: false" in out["error"]["message"]
@@ -117,8 +129,11 @@ def test_responses_default_store_refers_to_past_output_by_id(gateway):
     assert any("item_reference" in e for e in streamed["errors"])
 
 
-def test_reasoning_through_the_responses_provider(gateway, emulator):
-    out = aisdk(gateway, "reasoning", "stateless", MODEL=SONNET4)
+# With `store: true` the SDK refers to the reasoning item by id; the remembered item carries the
+# signed thinking back just as the `encrypted_content` a `store: false` client resends.
+@pytest.mark.parametrize("api", ["stateless", "responses"])
+def test_reasoning_through_the_responses_provider(gateway, emulator, api):
+    out = aisdk(gateway, "reasoning", api, MODEL=SONNET4)
     assert out["text"] == FINAL_TOOL_TEXT and out["seen"] == [{"city": "Paris"}]
     assert out["stepReasoning"] == ["Thinking about: Weather in Paris?", "Thinking about: the tool results"]
     assert out["streamed"] == {"text": "Echo: Hi reasoning", "reasoning": "Thinking about: Hi reasoning"}

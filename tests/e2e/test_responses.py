@@ -9,7 +9,7 @@ import openai
 import pydantic
 import pytest
 
-from conftest import CLIENT_KEY, HAIKU
+from conftest import CLIENT_KEY, HAIKU, Gateway, gateway_env
 
 SONNET4 = "us.anthropic.claude-sonnet-4-20250514-v1:0"
 SONNET45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -196,6 +196,58 @@ def test_stateless_gateway_refuses_previous_response_id(client, emulator):
     assert "stateless" in str(e.value)
     assert e.value.body["param"] == "previous_response_id"
     assert emulator.runtime_requests() == []
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_item_reference_to_an_earlier_answer_is_resolved(client, emulator, stream):
+    """Clients with `store: true` (the AI SDK's default) send earlier output back by id; the
+    gateway remembers the items it returned and puts the referenced one back in the input."""
+    if stream:
+        with client.responses.stream(model=HAIKU, input="First question") as s:
+            first = s.get_final_response()
+    else:
+        first = client.responses.create(model=HAIKU, input="First question")
+    message_id = first.output[0].id
+    assert first.output[0].type == "message" and message_id.startswith("msg_")
+    second = client.responses.create(model=HAIKU, input=[
+        {"role": "user", "content": "First question"},
+        {"type": "item_reference", "id": message_id},
+        {"role": "user", "content": "Second question"},
+    ])
+    assert second.output_text == "Echo: Second question"
+    assert second.output[0].id != message_id
+    assert emulator.runtime_requests()[-1]["body"]["messages"] == [
+        {"role": "user", "content": [{"text": "First question"}]},
+        {"role": "assistant", "content": [{"text": "Echo: First question"}]},
+        {"role": "user", "content": [{"text": "Second question"}]},
+    ]
+
+
+def test_item_reference_to_an_unknown_item_is_400(client, emulator):
+    with pytest.raises(openai.BadRequestError) as e:
+        client.responses.create(model=HAIKU, input=[
+            {"role": "user", "content": "hi"}, {"type": "item_reference", "id": "msg_never_returned_0"}])
+    assert e.value.body["param"] == "input[1]"
+    assert "msg_never_returned_0" in e.value.body["message"] and "store: false" in e.value.body["message"]
+    assert emulator.runtime_requests() == []
+
+
+@pytest.fixture(scope="module")
+def no_item_store_gateway(emulator, tmp_path_factory):
+    config = tmp_path_factory.mktemp("no_store") / "plugin.json"
+    config.write_text(json.dumps({"responses_item_store": {"enabled": False}}))
+    gw = Gateway(gateway_env(emulator, PLUGIN_CONFIG_FILE=str(config)))
+    yield gw
+    gw.close()
+
+
+def test_item_store_off_keeps_item_references_a_400(no_item_store_gateway, emulator):
+    client = no_item_store_gateway.client()
+    first = client.responses.create(model=HAIKU, input="First question")
+    with pytest.raises(openai.BadRequestError) as e:
+        client.responses.create(model=HAIKU, input=[{"type": "item_reference", "id": first.output[0].id}])
+    assert "item_reference" in e.value.body["message"] and "store: false" in e.value.body["message"]
+    assert len(emulator.runtime_requests()) == 1
 
 
 def test_errors_before_and_during_the_stream(client, gateway):

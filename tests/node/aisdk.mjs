@@ -11,7 +11,7 @@ const openai = createOpenAI({ baseURL: process.env.BASE_URL, apiKey: process.env
 const modelId = process.env.MODEL;
 // The model each API name stands for, and per-call options that go with it. `stateless` is the
 // Responses provider with `store: false`, which makes the SDK resend past output instead of
-// referring to it by id (the gateway stores nothing to look an id up in).
+// referring to it by id (`item_reference`, which the gateway resolves from its item store).
 const models = {
   chat: () => openai.chat(modelId),
   responses: () => openai.responses(modelId),

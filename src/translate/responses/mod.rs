@@ -1,6 +1,8 @@
 //! The Responses API (`POST /v1/responses`) end to end: request translation plus its reply
-//! translators. Stateless: every request carries the whole conversation.
+//! translators. Stateless except for `item_reference`s to output items the gateway returned,
+//! which are resolved from the item store (see `item_store`).
 
+pub mod item_store;
 pub mod output;
 pub mod request;
 pub mod response;
@@ -12,16 +14,19 @@ use crate::bedrock::converse::Usage;
 use crate::error::ApiError;
 use crate::translate::{JsonReply, Reply, RequestContext, StreamReply, Translated};
 use output::ResponseMeta;
-use request::{parse_request, to_converse};
+use request::{parse_request, resolve_references, to_converse};
 use serde_json::{json, Map, Value};
 use stream::ResponsesStream;
 
 pub fn translate(body: &[u8], ctx: &RequestContext<'_>) -> Result<Translated, ApiError> {
-    let req = parse_request(body)?;
+    let mut req = parse_request(body)?;
+    if let Some(recall) = ctx.recall_item {
+        resolve_references(&mut req, recall)?;
+    }
     let echo = echo_fields(&req);
     let translation = to_converse(req, ctx.config)?;
     let meta = ResponseMeta {
-        id: format!("resp_{}", ctx.request_id),
+        id: response_id(ctx),
         model: translation.requested_model.clone(),
         created_at: ctx.unix_seconds(),
         tools: translation.tools.clone(),
@@ -39,6 +44,18 @@ pub fn translate(body: &[u8], ctx: &RequestContext<'_>) -> Result<Translated, Ap
         model_id: translation.model_id,
         reply,
     })
+}
+
+/// `resp_<request id><clock salt>`: output item ids derive from it and name remembered items,
+/// so it must differ even when a client resends the same `x-request-id`.
+fn response_id(ctx: &RequestContext<'_>) -> String {
+    let nanos = ctx
+        .now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let salt = u32::try_from(nanos & 0xffff_ffff).unwrap_or(0);
+    format!("resp_{}{salt:08x}", ctx.request_id)
 }
 
 /// Request fields a `response` object repeats, with OpenAI's defaults.
@@ -104,5 +121,101 @@ impl StreamReply for ResponsesStream {
     }
     fn failed(&self) -> bool {
         self.error().is_some()
+    }
+    fn completed_output(&self) -> Option<&[Value]> {
+        ResponsesStream::completed_output(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::time::{Duration, UNIX_EPOCH};
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const HAIKU: &str = "anthropic.claude-3-haiku-20240307-v1:0";
+
+    fn config() -> Config {
+        Config::load(br#"{"upstream_auth":"envoy","client_auth":false}"#, &|_| {
+            None
+        })
+        .unwrap()
+    }
+
+    fn assistant_item() -> Value {
+        json!({"type": "message", "id": "msg_r1_0", "status": "completed", "role": "assistant",
+               "content": [{"type": "output_text", "text": "Paris is sunny.", "annotations": []}]})
+    }
+
+    fn request(middle: Value) -> Vec<u8> {
+        json!({"model": HAIKU, "input": [
+            {"role": "user", "content": "Weather?"}, middle, {"role": "user", "content": "And tomorrow?"}]})
+        .to_string()
+        .into_bytes()
+    }
+
+    fn run(
+        body: &[u8],
+        recall: Option<crate::translate::RecallItem<'_>>,
+    ) -> Result<Value, ApiError> {
+        let config = config();
+        let ctx = RequestContext {
+            config: &config,
+            request_id: "r1",
+            now: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            recall_item: recall,
+        };
+        let translated = translate(body, &ctx)?;
+        Ok(serde_json::from_slice(&translated.body).unwrap())
+    }
+
+    #[test]
+    fn a_resolved_reference_translates_like_the_full_item() {
+        let remembered = |id: &str| (id == "msg_r1_0").then(assistant_item);
+        let by_reference = run(
+            &request(json!({"type": "item_reference", "id": "msg_r1_0"})),
+            Some(&remembered),
+        )
+        .unwrap();
+        let in_full = run(&request(assistant_item()), None).unwrap();
+        assert_eq!(by_reference, in_full);
+        assert_eq!(
+            by_reference["messages"][1],
+            json!({"role": "assistant", "content": [{"text": "Paris is sunny."}]})
+        );
+    }
+
+    #[test]
+    fn an_unknown_reference_is_a_400_naming_the_item() {
+        let nothing = |_: &str| None;
+        let body = request(json!({"type": "item_reference", "id": "msg_gone_3"}));
+        let err = run(&body, Some(&nothing)).unwrap_err();
+        assert_eq!(err.status, 400);
+        assert_eq!(err.param.as_deref(), Some("input[1]"));
+        assert!(err.message.contains("'msg_gone_3'"), "{}", err.message);
+        assert!(err.message.contains("store: false"), "{}", err.message);
+        // With the store off, references get the stateless gateway's answer.
+        let err = run(&body, None).unwrap_err();
+        assert_eq!(err.status, 400);
+        assert!(err.message.contains("item_reference"), "{}", err.message);
+    }
+
+    #[test]
+    fn response_ids_differ_for_a_reused_request_id() {
+        let config = config();
+        let at = |secs: u64, nanos: u32| RequestContext {
+            config: &config,
+            request_id: "same",
+            now: UNIX_EPOCH + Duration::new(secs, nanos),
+            recall_item: None,
+        };
+        let (a, b) = (
+            response_id(&at(1_800_000_000, 1)),
+            response_id(&at(1_800_000_000, 2)),
+        );
+        assert!(a.starts_with("resp_same") && b.starts_with("resp_same"));
+        assert_ne!(a, b);
     }
 }

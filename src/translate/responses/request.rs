@@ -50,6 +50,41 @@ fn stateless(param: &str) -> ApiError {
     .with_code("unsupported_parameter")
 }
 
+/// Replaces each `item_reference` in `input` with the item it names, as the gateway returned it.
+/// A reference it cannot resolve is a 400 naming the item.
+pub fn resolve_references(
+    req: &mut ResponsesRequest,
+    recall: &dyn Fn(&str) -> Option<Value>,
+) -> Result<(), ApiError> {
+    let Some(Input::Items(items)) = req.input.as_mut() else {
+        return Ok(());
+    };
+    for (index, item) in items.iter_mut().enumerate() {
+        if item.get("type").and_then(Value::as_str) != Some("item_reference") {
+            continue;
+        }
+        let id = item.get("id").and_then(Value::as_str).unwrap_or("");
+        match recall(id) {
+            Some(found) => *item = found,
+            None => return Err(unknown_item(index, id)),
+        }
+    }
+    Ok(())
+}
+
+fn unknown_item(index: usize, id: &str) -> ApiError {
+    let param = format!("input[{index}]");
+    ApiError::invalid_param(
+        &param,
+        format!(
+            "{param} (item_reference): item '{id}' not found. This gateway keeps recent output \
+             items only in this Envoy instance's memory; send the full item instead, or set \
+             store: false so that clients send it."
+        ),
+    )
+    .with_code("item_not_found")
+}
+
 pub fn to_converse(
     req: ResponsesRequest,
     config: &Config,

@@ -157,6 +157,11 @@ impl ResponsesStream {
         self.error.as_ref()
     }
 
+    /// Every output item, once `response.completed` was sent.
+    pub fn completed_output(&self) -> Option<&[Value]> {
+        (self.phase == Phase::Done).then_some(self.output.as_slice())
+    }
+
     pub fn is_finished(&self) -> bool {
         matches!(self.phase, Phase::Done | Phase::Failed)
     }
@@ -897,5 +902,23 @@ mod tests {
         assert_eq!(last(&events(&out))["status"], "completed");
         assert!(s.abort("late").is_empty());
         assert_eq!(s.usage().unwrap().output_tokens, 5);
+    }
+
+    #[test]
+    fn output_is_offered_for_remembering_only_once_completed() {
+        let mut s = ResponsesStream::new(meta());
+        let mut out = s.push(&[start(), text(0, "hi"), block_stop(0), stop("end_turn")].concat());
+        assert_eq!(s.completed_output(), None);
+        out.extend(s.push(&metadata()));
+        let done = last(&events(&out)).clone();
+        assert_eq!(
+            s.completed_output().unwrap(),
+            done["output"].as_array().unwrap().as_slice()
+        );
+
+        let mut failed = ResponsesStream::new(meta());
+        failed.push(&[start(), text(0, "hi"), block_stop(0)].concat());
+        failed.abort("reset");
+        assert_eq!(failed.completed_output(), None);
     }
 }
