@@ -161,3 +161,13 @@ def _fresh_emulator_log(request):
     if "emulator" in request.fixturenames:
         request.getfixturevalue("emulator").reset()
     yield
+
+
+@pytest.fixture(scope="module")
+def no_item_store_gateway(emulator, tmp_path_factory):
+    """A gateway whose Responses item store is off (every item_reference is a 400)."""
+    config = tmp_path_factory.mktemp("no_store") / "plugin.json"
+    config.write_text(json.dumps({"responses_item_store": {"enabled": False}}))
+    gw = Gateway(gateway_env(emulator, PLUGIN_CONFIG_FILE=str(config)))
+    yield gw
+    gw.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLIENT_KEY, HAIKU, Gateway, gateway_env
+from conftest import CLIENT_KEY, HAIKU
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "emulator"))
 import embeddings as emu_embeddings  # noqa: E402  (the emulator's deterministic vectors)
@@ -105,15 +105,6 @@ def test_second_turn_carries_the_first_answer(gateway, emulator, api):
     assert last == [{"role": "user", "content": [{"text": "First question"}]},
                     {"role": "assistant", "content": [{"text": "Echo: First question"}]},
                     {"role": "user", "content": [{"text": "Second question"}]}]
-
-
-@pytest.fixture(scope="module")
-def no_item_store_gateway(emulator, tmp_path_factory):
-    config = tmp_path_factory.mktemp("no_store") / "plugin.json"
-    config.write_text(json.dumps({"responses_item_store": {"enabled": False}}))
-    gw = Gateway(gateway_env(emulator, PLUGIN_CONFIG_FILE=str(config)))
-    yield gw
-    gw.close()
 
 
 def test_default_store_without_the_item_store_is_a_clear_400(no_item_store_gateway):

@@ -9,7 +9,7 @@ import openai
 import pydantic
 import pytest
 
-from conftest import CLIENT_KEY, HAIKU, Gateway, gateway_env
+from conftest import CLIENT_KEY, HAIKU
 
 SONNET4 = "us.anthropic.claude-sonnet-4-20250514-v1:0"
 SONNET45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -230,15 +230,6 @@ def test_item_reference_to_an_unknown_item_is_400(client, emulator):
     assert e.value.body["param"] == "input[1]"
     assert "msg_never_returned_0" in e.value.body["message"] and "store: false" in e.value.body["message"]
     assert emulator.runtime_requests() == []
-
-
-@pytest.fixture(scope="module")
-def no_item_store_gateway(emulator, tmp_path_factory):
-    config = tmp_path_factory.mktemp("no_store") / "plugin.json"
-    config.write_text(json.dumps({"responses_item_store": {"enabled": False}}))
-    gw = Gateway(gateway_env(emulator, PLUGIN_CONFIG_FILE=str(config)))
-    yield gw
-    gw.close()
 
 
 def test_item_store_off_keeps_item_references_a_400(no_item_store_gateway, emulator):
