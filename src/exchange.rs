@@ -135,6 +135,8 @@ pub struct Exchange {
     item_slots: Option<item_store::SlotSource>,
     /// Set while a Responses answer is on its way whose items are to be remembered.
     remember: Option<ItemStore>,
+    /// The request's part of that answer's response record (for `previous_response_id`).
+    turn: Option<item_store::Turn>,
     /// Slot writes (key, value) the shell makes once the answer is complete.
     items_to_remember: Vec<(String, Vec<u8>)>,
 }
@@ -152,6 +154,7 @@ impl Default for Exchange {
             stream: false,
             item_slots: None,
             remember: None,
+            turn: None,
             items_to_remember: Vec::new(),
         }
     }
@@ -571,6 +574,7 @@ impl Exchange {
             .collect();
         self.model = Some(translated.model_id);
         self.remember = use_store.then_some(store);
+        self.turn = translated.turn;
         self.stream = matches!(translated.reply, Reply::Stream(_));
         self.state = State::Sent(translated.reply);
         Ok(UpstreamRequest {
@@ -630,7 +634,9 @@ impl Exchange {
                 }
                 if let (Some(output), Some(store)) = (stream.completed_output(), &self.remember) {
                     let owner = self.key_name.as_deref().unwrap_or("");
-                    self.items_to_remember = item_store::slots_for(output, owner, store);
+                    let turn = self.turn.take();
+                    self.items_to_remember =
+                        item_store::slots_for_answer(output, turn.as_ref(), owner, store);
                     self.remember = None;
                 }
                 BodyAction::Replace(out)
@@ -643,7 +649,9 @@ impl Exchange {
                 let out = reply.translate(body).unwrap_or_else(|e| e.to_body());
                 if let Some(store) = self.remember.take() {
                     let owner = self.key_name.as_deref().unwrap_or("");
-                    self.items_to_remember = item_store::slots_for_response(&out, owner, &store);
+                    let turn = self.turn.take();
+                    self.items_to_remember =
+                        item_store::slots_for_response(&out, turn.as_ref(), owner, &store);
                 }
                 self.state = State::Done;
                 BodyAction::Replace(out)
@@ -736,6 +744,19 @@ mod tests {
         body: serde_json::Value,
         answer: serde_json::Value,
     ) -> Result<(serde_json::Value, serde_json::Value), LocalReply> {
+        exchange_once_as(config, slots, path, key, "same-id", body, answer)
+    }
+
+    /// [`exchange_once`] with this `x-request-id` (the stem of the response id).
+    fn exchange_once_as(
+        config: &Config,
+        slots: &SharedSlots,
+        path: &str,
+        key: &str,
+        request_id: &str,
+        body: serde_json::Value,
+        answer: serde_json::Value,
+    ) -> Result<(serde_json::Value, serde_json::Value), LocalReply> {
         let reader = slots.clone();
         let mut exchange = Exchange::default()
             .with_item_slots(Box::new(move |k: &str| reader.borrow().get(k).cloned()));
@@ -744,7 +765,7 @@ mod tests {
             method: "POST",
             path,
             authorization: Some(&auth),
-            request_id: Some("same-id"),
+            request_id: Some(request_id),
             header_names: vec![],
         };
         assert_eq!(
@@ -828,6 +849,45 @@ mod tests {
             assert_eq!(reply.status, 400);
             assert!(String::from_utf8_lossy(&reply.body).contains(id));
         }
+    }
+
+    #[test]
+    fn previous_response_id_sends_the_remembered_turns_before_the_new_input() {
+        let config = config("");
+        let slots = SharedSlots::default();
+        let turn = |input: &str, previous: Option<&str>, says: &str| {
+            let body = serde_json::json!({"model": HAIKU, "input": input,
+                "instructions": "Be terse.", "previous_response_id": previous});
+            let id = format!("id-{}", input.trim_end_matches('?'));
+            exchange_once_as(
+                &config,
+                &slots,
+                "/v1/responses",
+                "k",
+                &id,
+                body,
+                bedrock_says(says),
+            )
+        };
+        let (first, _) = turn("One?", None, "1.").unwrap();
+        let first_id = first["id"].as_str().unwrap().to_string();
+        let (second, _) = turn("Two?", Some(&first_id), "2.").unwrap();
+        assert_eq!(second["previous_response_id"], first_id.as_str());
+        let second_id = second["id"].as_str().unwrap().to_string();
+        let (_, sent) = turn("Three?", Some(&second_id), "3.").unwrap();
+        let texts: Vec<&str> = sent["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"][0]["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(texts, ["One?", "1.", "Two?", "2.", "Three?"]);
+        // This request's instructions only, once.
+        assert_eq!(sent["system"], serde_json::json!([{"text": "Be terse."}]));
+
+        let unknown = turn("Four?", Some("resp_never"), "-").unwrap_err();
+        assert_eq!(unknown.status, 400);
+        assert!(String::from_utf8_lossy(&unknown.body).contains("previous_response_not_found"));
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub fn translate(body: &[u8], ctx: &RequestContext<'_>) -> Result<Translated, Ap
         body: translation.body()?,
         model_id: translation.model_id,
         reply,
+        turn: None,
     })
 }
 

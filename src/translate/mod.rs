@@ -49,6 +49,8 @@ pub struct Translated {
     pub path: String,
     pub body: Vec<u8>,
     pub reply: Reply,
+    /// A Responses answer to remember for `previous_response_id` (item store on only).
+    pub turn: Option<responses::item_store::Turn>,
 }
 
 /// How a successful Bedrock answer becomes the client's answer.

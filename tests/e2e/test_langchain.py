@@ -273,14 +273,20 @@ def test_responses_reasoning_continues_across_a_tool_call(gateway, emulator, str
     assert replayed[0]["reasoningContent"]["reasoningText"]["signature"]
 
 
-def test_responses_previous_response_id_is_refused_clearly(gateway, emulator):
-    """The gateway is stateless: LangChain's default (whole history each turn) works, and
-    use_previous_response_id=True gets a 400 saying why rather than a wrong answer."""
+def test_responses_previous_response_id_continues_from_the_remembered_response(gateway, emulator):
+    """use_previous_response_id=True sends only the messages after the last AI answer, with
+    its id; the gateway puts the remembered turns back (so an edit to the local copy of the
+    first message is not what Bedrock sees)."""
     llm = chat(gateway, use_responses_api=True, use_previous_response_id=True)
     first = llm.invoke("Hello")
-    with pytest.raises(openai.BadRequestError, match="stateless"):
-        llm.invoke([HumanMessage("Hello"), first, HumanMessage("Again")])
-    assert len(emulator.runtime_requests()) == 1
+    second = llm.invoke([HumanMessage("Hello (local copy)"), first, HumanMessage("Again")])
+    assert second.text == "Echo: Again"
+    _, second_body = bodies(emulator)
+    assert second_body["messages"] == [
+        {"role": "user", "content": [{"text": "Hello"}]},
+        {"role": "assistant", "content": [{"text": "Echo: Hello"}]},
+        {"role": "user", "content": [{"text": "Again"}]},
+    ]
 
 
 def test_responses_structured_output(gateway, emulator):

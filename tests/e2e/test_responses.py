@@ -190,12 +190,51 @@ def test_tool_history_without_tools_succeeds(client, emulator):
     assert "a.txt" in json.dumps(body["messages"])
 
 
-def test_stateless_gateway_refuses_previous_response_id(client, emulator):
+@pytest.mark.parametrize("stream", [False, True])
+def test_previous_response_id_continues_the_conversation(client, emulator, stream):
+    """The earlier turns (input and output) come before the new input; the earlier
+    instructions do not carry over."""
+    def ask(text, **kw):
+        if stream:
+            with client.responses.stream(model=HAIKU, input=text, **kw) as s:
+                return s.get_final_response()
+        return client.responses.create(model=HAIKU, input=text, **kw)
+
+    first = ask("First question", instructions="Be brief.")
+    second = ask("Second question", previous_response_id=first.id)
+    assert second.output_text == "Echo: Second question"
+    assert second.previous_response_id == first.id
+    third = ask("Third question", previous_response_id=second.id)
+    assert third.output_text == "Echo: Third question"
+    sent = emulator.runtime_requests()
+    assert sent[0]["body"]["system"] == [{"text": "Be brief."}]
+    assert "system" not in sent[-1]["body"]
+    assert sent[-1]["body"]["messages"] == [
+        {"role": "user", "content": [{"text": "First question"}]},
+        {"role": "assistant", "content": [{"text": "Echo: First question"}]},
+        {"role": "user", "content": [{"text": "Second question"}]},
+        {"role": "assistant", "content": [{"text": "Echo: Second question"}]},
+        {"role": "user", "content": [{"text": "Third question"}]},
+    ]
+
+
+def test_previous_response_id_unknown_is_400_and_nothing_is_forwarded(client, emulator):
     with pytest.raises(openai.BadRequestError) as e:
         client.responses.create(model=HAIKU, input="hi", previous_response_id="resp_123")
+    assert e.value.body["param"] == "previous_response_id"
+    assert e.value.body["code"] == "previous_response_not_found"
+    assert "'resp_123'" in e.value.body["message"] and "full input" in e.value.body["message"]
+    assert emulator.runtime_requests() == []
+
+
+def test_item_store_off_refuses_previous_response_id(no_item_store_gateway, emulator):
+    client = no_item_store_gateway.client()
+    first = client.responses.create(model=HAIKU, input="First question")
+    with pytest.raises(openai.BadRequestError) as e:
+        client.responses.create(model=HAIKU, input="hi", previous_response_id=first.id)
     assert "stateless" in str(e.value)
     assert e.value.body["param"] == "previous_response_id"
-    assert emulator.runtime_requests() == []
+    assert len(emulator.runtime_requests()) == 1
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -1,6 +1,7 @@
 //! The Responses API (`POST /v1/responses`) end to end: request translation plus its reply
-//! translators. Stateless except for `item_reference`s to output items the gateway returned,
-//! which are resolved from the item store (see `item_store`).
+//! translators. Stateless except for `item_reference`s to output items the gateway returned
+//! and `previous_response_id`s naming its responses, which are resolved from the item store
+//! (see `item_store`).
 
 pub mod item_store;
 pub mod output;
@@ -12,7 +13,9 @@ pub mod tools;
 
 use crate::bedrock::converse::Usage;
 use crate::error::ApiError;
-use crate::translate::{JsonReply, Reply, RequestContext, StreamReply, Translated};
+use crate::openai::responses::{Input, ResponsesRequest};
+use crate::translate::{JsonReply, RecallItem, Reply, RequestContext, StreamReply, Translated};
+use item_store::Turn;
 use output::ResponseMeta;
 use request::{parse_request, resolve_references, to_converse};
 use serde_json::{json, Map, Value};
@@ -20,13 +23,15 @@ use stream::ResponsesStream;
 
 pub fn translate(body: &[u8], ctx: &RequestContext<'_>) -> Result<Translated, ApiError> {
     let mut req = parse_request(body)?;
-    if let Some(recall) = ctx.recall_item {
-        resolve_references(&mut req, recall)?;
-    }
+    let id = response_id(ctx);
     let echo = echo_fields(&req);
+    let turn = match ctx.recall_item {
+        Some(recall) => Some(continue_turn(&mut req, recall, &id)?),
+        None => None,
+    };
     let translation = to_converse(req, ctx.config)?;
     let meta = ResponseMeta {
-        id: response_id(ctx),
+        id,
         model: translation.requested_model.clone(),
         created_at: ctx.unix_seconds(),
         tools: translation.tools.clone(),
@@ -43,6 +48,34 @@ pub fn translate(body: &[u8], ctx: &RequestContext<'_>) -> Result<Translated, Ap
         body: translation.body()?,
         model_id: translation.model_id,
         reply,
+        turn,
+    })
+}
+
+/// With the item store on: resolves `item_reference`s, then puts the conversation that
+/// `previous_response_id` names before the input, as if the client had sent all of it. Returns
+/// what to remember of this request once answered.
+fn continue_turn(
+    req: &mut ResponsesRequest,
+    recall: RecallItem<'_>,
+    response_id: &str,
+) -> Result<Turn, ApiError> {
+    resolve_references(req, recall)?;
+    let input = match &req.input {
+        None => Vec::new(),
+        Some(Input::Text(text)) => vec![json!({"role": "user", "content": text})],
+        Some(Input::Items(items)) => items.clone(),
+    };
+    let previous = req.previous_response_id.take().filter(|id| !id.is_empty());
+    if let Some(previous) = &previous {
+        let mut all = item_store::history(recall, previous)?;
+        all.extend(input.iter().cloned());
+        req.input = Some(Input::Items(all));
+    }
+    Ok(Turn {
+        response_id: response_id.to_string(),
+        previous_response_id: previous,
+        input,
     })
 }
 
@@ -59,7 +92,7 @@ fn response_id(ctx: &RequestContext<'_>) -> String {
 }
 
 /// Request fields a `response` object repeats, with OpenAI's defaults.
-fn echo_fields(req: &crate::openai::responses::ResponsesRequest) -> Map<String, Value> {
+fn echo_fields(req: &ResponsesRequest) -> Map<String, Value> {
     let other = |key: &str, default: Value| req.other.get(key).cloned().unwrap_or(default);
     let mut echo = Map::new();
     let fields = [
@@ -93,6 +126,13 @@ fn echo_fields(req: &crate::openai::responses::ResponsesRequest) -> Map<String, 
                 .unwrap_or_else(|| json!({"format": {"type": "text"}})),
         ),
         ("truncation", other("truncation", json!("disabled"))),
+        (
+            "previous_response_id",
+            json!(req
+                .previous_response_id
+                .as_ref()
+                .filter(|id| !id.is_empty())),
+        ),
     ];
     for (k, v) in fields {
         echo.insert(k.into(), v);
@@ -217,5 +257,82 @@ mod tests {
         );
         assert!(a.starts_with("resp_same") && b.starts_with("resp_same"));
         assert_ne!(a, b);
+    }
+
+    fn translated(body: Value, recall: crate::translate::RecallItem<'_>) -> Translated {
+        let config = config();
+        let ctx = RequestContext {
+            config: &config,
+            request_id: "r2",
+            now: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            recall_item: Some(recall),
+        };
+        translate(body.to_string().as_bytes(), &ctx).unwrap()
+    }
+
+    #[test]
+    fn previous_response_id_continues_without_the_earlier_instructions() {
+        // resp_r1 answered {"instructions": "Be terse.", "input": "Weather?"}.
+        let record = json!({"id": "resp_r1", "previous_response_id": null,
+            "input": [{"role": "user", "content": "Weather?"}], "output": [assistant_item()]});
+        let remembered = |id: &str| (id == "resp_r1").then(|| record.clone());
+        let t = translated(
+            json!({"model": HAIKU, "previous_response_id": "resp_r1", "input": "And tomorrow?"}),
+            &remembered,
+        );
+        let sent: Value = serde_json::from_slice(&t.body).unwrap();
+        assert_eq!(
+            sent["messages"][0],
+            json!({"role": "user", "content": [{"text": "Weather?"}]})
+        );
+        assert_eq!(
+            sent["messages"][1],
+            json!({"role": "assistant", "content": [{"text": "Paris is sunny."}]})
+        );
+        assert_eq!(
+            sent["messages"][2],
+            json!({"role": "user", "content": [{"text": "And tomorrow?"}]})
+        );
+        assert_eq!(sent["messages"].as_array().unwrap().len(), 3);
+        assert!(sent.get("system").is_none(), "{sent}");
+        // The record of this turn holds its own input only, and names the one before.
+        let turn = t.turn.unwrap();
+        assert_eq!(turn.previous_response_id.as_deref(), Some("resp_r1"));
+        assert_eq!(
+            turn.input,
+            vec![json!({"role": "user", "content": "And tomorrow?"})]
+        );
+        // The answer names the response it continued from.
+        let Reply::Json(reply) = t.reply else {
+            panic!("expected a JSON reply")
+        };
+        let answer = br#"{"output":{"message":{"role":"assistant","content":[{"text":"Rain."}]}},
+            "stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2}}"#;
+        let response: Value = serde_json::from_slice(&reply.translate(answer).unwrap()).unwrap();
+        assert_eq!(response["previous_response_id"], "resp_r1");
+    }
+
+    #[test]
+    fn an_unknown_previous_response_is_a_400_and_without_the_store_stays_refused() {
+        let nothing = |_: &str| None;
+        let body = json!({"model": HAIKU, "previous_response_id": "resp_gone", "input": "hi"})
+            .to_string()
+            .into_bytes();
+        let err = run(&body, Some(&nothing)).unwrap_err();
+        assert_eq!(err.status, 400);
+        assert_eq!(err.code.as_deref(), Some("previous_response_not_found"));
+        let err = run(&body, None).unwrap_err();
+        assert_eq!(err.status, 400);
+        assert_eq!(err.code.as_deref(), Some("unsupported_parameter"));
+        assert!(err.message.contains("stateless"), "{}", err.message);
+        // A response record is no output item to refer to.
+        let record = json!({"id": "resp_r1", "input": [], "output": []});
+        let remembered = |id: &str| (id == "resp_r1").then(|| record.clone());
+        let err = run(
+            &request(json!({"type": "item_reference", "id": "resp_r1"})),
+            Some(&remembered),
+        )
+        .unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("item_not_found"));
     }
 }

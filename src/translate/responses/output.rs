@@ -61,7 +61,13 @@ impl ResponseMeta {
                     .map(|e| json!({"code": e.code.clone().unwrap_or_else(|| e.kind.to_string()), "message": e.message}))
                     .unwrap_or(Value::Null),
             ),
-            ("previous_response_id", Value::Null),
+            (
+                "previous_response_id",
+                self.echo
+                    .get("previous_response_id")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            ),
         ];
         for (k, v) in fields {
             obj.insert(k.into(), v);

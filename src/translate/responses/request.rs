@@ -64,7 +64,8 @@ pub fn resolve_references(
             continue;
         }
         let id = item.get("id").and_then(Value::as_str).unwrap_or("");
-        match recall(id) {
+        // Response records share the store; only output items (which have a type) count.
+        match recall(id).filter(|found| found.get("type").is_some()) {
             Some(found) => *item = found,
             None => return Err(unknown_item(index, id)),
         }
