@@ -5,7 +5,7 @@ use crate::error::ApiError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     ChatCompletions,
-    /// The Responses API (`POST /v1/responses`), stateless.
+    /// The Responses API (`POST /v1/responses`).
     Responses,
     Embeddings,
     Models,
