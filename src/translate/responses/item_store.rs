@@ -77,13 +77,24 @@ pub fn slots_for(output: &[Value], owner: &str, store: &ItemStore) -> Vec<(Strin
         .iter()
         .filter_map(|item| {
             let id = item.get("id").and_then(Value::as_str)?;
-            let json = serde_json::to_vec(item).ok()?;
-            if json.len() > store.max_item_bytes {
-                return None;
-            }
-            Some((slot_key(id, store.slots), encode(id, owner, &json)?))
+            slot_write(id, item, owner, store)
         })
         .collect()
+}
+
+/// The slot write (key, value) that remembers `value` under `id`; `None` when its JSON is over
+/// the size limit or the id cannot be encoded.
+fn slot_write(
+    id: &str,
+    value: &Value,
+    owner: &str,
+    store: &ItemStore,
+) -> Option<(String, Vec<u8>)> {
+    let json = serde_json::to_vec(value).ok()?;
+    if json.len() > store.max_item_bytes {
+        return None;
+    }
+    Some((slot_key(id, store.slots), encode(id, owner, &json)?))
 }
 
 /// Slot writes for a completed answer: its output items, and its response record when `turn`
@@ -151,14 +162,7 @@ pub fn record_slot(
         "input": turn.input,
         "output": output,
     });
-    let json = serde_json::to_vec(&record).ok()?;
-    if json.len() > store.max_item_bytes {
-        return None;
-    }
-    Some((
-        slot_key(&turn.response_id, store.slots),
-        encode(&turn.response_id, owner, &json)?,
-    ))
+    slot_write(&turn.response_id, &record, owner, store)
 }
 
 /// The conversation a request continues with `previous_response_id`: every remembered
