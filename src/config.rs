@@ -506,11 +506,11 @@ fn image_fetch(
     };
     let max_bytes = raw
         .max_bytes
-        .unwrap_or(crate::translate::request::MAX_IMAGE_BYTES);
-    if max_bytes == 0 || max_bytes > crate::translate::request::MAX_IMAGE_BYTES {
+        .unwrap_or(crate::bedrock::converse::MAX_IMAGE_BYTES);
+    if max_bytes == 0 || max_bytes > crate::bedrock::converse::MAX_IMAGE_BYTES {
         return Err(format!(
             "image_fetch_max_bytes: must be between 1 and {} (Bedrock's image limit)",
-            crate::translate::request::MAX_IMAGE_BYTES
+            crate::bedrock::converse::MAX_IMAGE_BYTES
         ));
     }
     let timeout_ms = raw.timeout_ms.unwrap_or(DEFAULT_IMAGE_FETCH_TIMEOUT_MS);
@@ -568,7 +568,6 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
     use wasm_bindgen_test::wasm_bindgen_test as test;
