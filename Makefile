@@ -94,8 +94,8 @@ fuzz: fuzz-deps
 soak: build py-deps
 	$(PY) tests/soak/soak.py
 
-# Deployment recipes (docker compose, Kubernetes, Istio, Envoy Gateway, OCI image) checked
-# against the tested Envoy config, the real Envoy and the resource schemas.
+# Deployment recipes (docker compose, Kubernetes, Istio, Envoy Gateway, OCI image, AWS ECS) checked
+# against the tested Envoy config, the real Envoy, the resource schemas and cfn-lint / hadolint.
 deploy-test: build py-deps
 	$(PY) -m pytest -q tests/deploy
 
