@@ -128,9 +128,17 @@ def converse_view(body: dict) -> dict:
     return view
 
 
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
 def _bdrk_id(prefix, seed):
-    raw = base64.b32encode(hashlib.sha256(seed.encode()).digest()).decode().rstrip("=")
-    return f"{prefix}_bdrk_01{raw[:22]}"
+    """Bedrock's ids look like msg_bdrk_01TRwJeNivnr3Xs1x84gExCb / toolu_bdrk_01AbkxtHRBE6DZyuxjrqa8SJ."""
+    n = int.from_bytes(hashlib.sha256(seed.encode()).digest(), "big")
+    tail = ""
+    for _ in range(22):
+        n, r = divmod(n, 58)
+        tail += _B58[r]
+    return f"{prefix}_bdrk_01{tail}"
 
 
 def _tool_id(converse_id):

@@ -521,7 +521,14 @@ def validate_anthropic(body, claude: Claude, header_betas: str | None, catalog_m
     choice = _tool_choice(ctx, body, names)
     _messages(ctx, body)
     thinking_on = _thinking(ctx, body, choice)
-    if thinking_on:
+    if thinking_on and body["thinking"]["type"] == "enabled" and "interleaved-thinking-2025-05-14" not in betas:
+        # Every public report of this refusal is without the interleaved-thinking beta
+        # (aws-samples/bedrock-access-gateway#119, anomalyco/opencode#3077,
+        # langchain-ai/langchain-aws#844). Claude Code's Bedrock mode always sends that beta and
+        # replays tool turns without their thinking (2.1.197 drops thinking blocks whose
+        # `model` differs from the requested id, and Bedrock answers `claude-sonnet-4-5-…` to
+        # `us.anthropic.claude-sonnet-4-5-…-v1:0`), which works on Bedrock; adaptive thinking
+        # may legitimately skip thinking, so it is not checked either.
         _thinking_first(body)
     _gated(ctx, body)
     if ctx.cache_breakpoints > MAX_CACHE_BREAKPOINTS:

@@ -191,6 +191,9 @@ def test_invoke_thinking_blocks_and_round_trip(emu):
     assert status == 400 and rh["x-amzn-errortype"] == "ValidationException" + CORAL
     assert err["message"].startswith("messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, "
                                      "but found `tool_use`.")
+    # What Claude Code's Bedrock mode sends: the interleaved-thinking beta, no thinking replayed.
+    turn2["anthropic_beta"] = ["interleaved-thinking-2025-05-14"]
+    assert invoke(emu, turn2)[0] == 200
 
 
 def test_invoke_accepts_claude_code_bedrock_mode_body(emu):
