@@ -24,6 +24,8 @@ HAIKU45 = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 HAIKU3 = "anthropic.claude-3-haiku-20240307-v1:0"
 APP_PROFILE = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123profile"
 BEDROCK_VERSION = "bedrock-2023-05-31"
+# Above every Claude's minimum tokens per cache checkpoint (4096 for Opus 4.5 / Haiku 4.5).
+LONG_PROMPT = " ".join(f"rule{i}" for i in range(4200))
 WRITE_TOOL = {"name": "Write", "description": "Writes a file",
               "input_schema": {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
                                "properties": {"file_path": {"type": "string"}, "content": {"type": "string"}},
@@ -204,7 +206,7 @@ def test_invoke_accepts_claude_code_bedrock_mode_body(emu):
             {"type": "text", "text": "say hi", "cache_control": {"type": "ephemeral"}}]}],
         "system": [{"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.197.123;"},
                    {"type": "text", "text": "You are a Claude agent.", "cache_control": {"type": "ephemeral"}},
-                   {"type": "text", "text": "Main prompt", "cache_control": {"type": "ephemeral"}}],
+                   {"type": "text", "text": LONG_PROMPT, "cache_control": {"type": "ephemeral"}}],
         "tools": [WRITE_TOOL],
         "metadata": {"user_id": json.dumps({"device_id": "ab" * 32, "account_uuid": "", "session_id": "s"})},
         "max_tokens": 32000, "thinking": {"budget_tokens": 31999, "type": "enabled"},
@@ -385,8 +387,7 @@ def test_invoke_errors_before_body(emu):
 
 def test_invoke_prompt_cache_write_then_read(emu):
     send(emu, "POST", "/_emulator/reset", {"Host": emu.host})
-    req = body("cached question", system=[{"type": "text", "text": "long system prompt " * 50,
-                                           "cache_control": CC}])
+    req = body("cached question", system=[{"type": "text", "text": LONG_PROMPT, "cache_control": CC}])
     first = invoke(emu, req)[2]["usage"]
     second = invoke(emu, req)[2]["usage"]
     assert first["cache_creation_input_tokens"] > 0 and first["cache_read_input_tokens"] == 0
