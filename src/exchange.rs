@@ -4,15 +4,17 @@
 //! rewrite what comes back. It never calls the host.
 
 use crate::api::models::ModelsRequest;
+use crate::api::passthrough::{self, usage::UsageReader};
 use crate::api::responses::item_store;
 use crate::api::{chat, responses, AnswerTranslator, RequestContext};
 use crate::bedrock::converse::Usage;
 use crate::bedrock::errors::bedrock_error;
+use crate::bedrock::model_id::{runtime_path, validate_model_id};
 use crate::config::{Config, ItemStore};
 use crate::error::ApiError;
 use crate::local_reply::LocalReply;
 use crate::observability::{Outcome, Summary};
-use crate::router::{self, Endpoint};
+use crate::router::{self, Endpoint, RuntimeCall};
 use crate::step::Step;
 use crate::upstream::calls::CallResponse;
 use crate::upstream::jobs::embeddings::EmbeddingsJob;
@@ -81,6 +83,14 @@ enum State {
         drop_headers: Vec<String>,
         job: Box<ImageFetchJob>,
     },
+    /// Bedrock's own API: waiting for the body to re-sign it for `path`.
+    PendingPassthrough {
+        path: String,
+        streams: bool,
+        drop_headers: Vec<String>,
+    },
+    /// Bedrock's own API sent on; its answer passes untouched while its usage is read.
+    Passing(UsageReader),
     /// Request sent; the answer translator waits for Bedrock's answer.
     Sent(AnswerTranslator),
     /// Answered by the filter's own calls (model list, embeddings); nothing is routed.
@@ -106,6 +116,8 @@ pub struct Exchange {
     stream: bool,
     /// The filter's own calls dispatched and not answered yet.
     calls_in_flight: usize,
+    /// The client speaks Bedrock's API: the gateway's own errors take AWS's shape.
+    aws_errors: bool,
     /// Reads a slot of remembered Responses output items (the shell's shared data).
     item_slots: Option<item_store::SlotSource>,
     /// Set while a Responses answer is on its way whose items are to be remembered.
@@ -128,6 +140,7 @@ impl Default for Exchange {
             usage: None,
             stream: false,
             calls_in_flight: 0,
+            aws_errors: false,
             item_slots: None,
             remember: None,
             turn: None,
@@ -221,6 +234,12 @@ impl Exchange {
             self.state = State::Done;
             return Step::Respond(LocalReply::json(200, br#"{"status":"ok"}"#.to_vec()));
         }
+        self.aws_errors = matches!(endpoint, Endpoint::Bedrock(_));
+        if self.aws_errors && !config.bedrock_passthrough {
+            return self.refuse(&ApiError::not_found(
+                "Bedrock's own API is not served by this gateway (bedrock_passthrough is off).",
+            ));
+        }
         match config.authenticate(head.authorization) {
             Ok(name) => self.key_name = name,
             Err(e) => return self.refuse(&e),
@@ -245,8 +264,77 @@ impl Exchange {
                 };
                 Step::Pause
             }
+            Endpoint::Bedrock(_) if end_of_stream => self.refuse(&empty_body()),
+            Endpoint::Bedrock(call) => self.await_passthrough_body(config, call, head),
             Endpoint::Health => Step::Continue,
         }
+    }
+
+    /// Bedrock's own API: the model the client named (alias resolved) must be one its key
+    /// may use; the body is then signed as it is.
+    fn await_passthrough_body(
+        &mut self,
+        config: &Config,
+        call: RuntimeCall,
+        head: &RequestHead<'_>,
+    ) -> Step {
+        let model_id = config.resolve_model(&call.model_id).to_string();
+        if let Err(e) = validate_model_id(&model_id) {
+            return self.refuse(&e);
+        }
+        self.model = Some(model_id.clone());
+        if !config.model_allowed(self.key_name.as_deref(), &model_id) {
+            return self.refuse(&not_allowed(&model_id));
+        }
+        self.state = State::PendingPassthrough {
+            path: runtime_path(&model_id, call.action.segment()),
+            streams: call.action.streams(),
+            drop_headers: headers_to_drop(&head.header_names),
+        };
+        Step::Pause
+    }
+
+    /// Signs the client's Bedrock request for the gateway's credentials; the body goes as sent.
+    fn forward_passthrough(
+        &mut self,
+        config: &Config,
+        path: &str,
+        streams: bool,
+        drop_headers: Vec<String>,
+        body: Vec<u8>,
+        now: SystemTime,
+    ) -> Step {
+        let accept = if streams {
+            "application/vnd.amazon.eventstream"
+        } else {
+            "application/json"
+        };
+        let signed = signed_headers(
+            config,
+            &Signed {
+                method: "POST",
+                host: &config.runtime_host,
+                path,
+                body: &body,
+                accept,
+            },
+            now,
+        );
+        let set_headers = match signed {
+            Ok(h) => h,
+            Err(e) => return self.refuse(&e),
+        };
+        let remove_headers = drop_headers
+            .into_iter()
+            .filter(|n| !set_headers.iter().any(|(s, _)| s == n))
+            .collect();
+        self.stream = streams;
+        self.state = State::Passing(UsageReader::new(streams));
+        Step::Forward(UpstreamRequest {
+            set_headers,
+            remove_headers,
+            body,
+        })
     }
 
     /// A request body callback: `size` is what Envoy holds so far; `read` fetches it, and is
@@ -261,7 +349,9 @@ impl Exchange {
     ) -> Step {
         let wants_body = matches!(
             self.state,
-            State::Pending { .. } | State::Local(LocalJob::EmbeddingsBody)
+            State::Pending { .. }
+                | State::PendingPassthrough { .. }
+                | State::Local(LocalJob::EmbeddingsBody)
         );
         if !wants_body {
             return Step::Continue;
@@ -275,6 +365,14 @@ impl Exchange {
         let body = read();
         match std::mem::replace(&mut self.state, State::Done) {
             State::Local(LocalJob::EmbeddingsBody) => self.start_embeddings(config, &body, host),
+            State::PendingPassthrough {
+                path,
+                streams,
+                drop_headers,
+            } => {
+                let now = (host.now)();
+                self.forward_passthrough(config, &path, streams, drop_headers, body, now)
+            }
             State::Pending {
                 endpoint,
                 request_id,
@@ -446,7 +544,11 @@ impl Exchange {
         self.state = State::Done;
         self.status = e.status;
         self.outcome = Outcome::Rejected;
-        LocalReply::error(e)
+        if self.aws_errors {
+            passthrough::error_reply(e)
+        } else {
+            LocalReply::error(e)
+        }
     }
 
     /// How the request ended, for stats and access logs.
@@ -455,6 +557,7 @@ impl Exchange {
             matches!(&self.state, State::Sent(AnswerTranslator::Stream(s)) if s.failed());
         let usage = match &self.state {
             State::Sent(AnswerTranslator::Stream(s)) => s.usage().cloned(),
+            State::Passing(reader) => reader.usage().cloned(),
             _ => self.usage.clone(),
         };
         Summary {
@@ -549,16 +652,30 @@ impl Exchange {
         })
     }
 
-    /// Bedrock's response headers: `status` as sent (`:status`), and its error type.
+    /// Bedrock's response headers, read through `header` (`:status`, `x-amzn-errortype`, ...).
     pub fn on_response_headers(
         &mut self,
-        status: Option<&str>,
-        error_type: Option<&str>,
+        header: &dyn Fn(&str) -> Option<String>,
     ) -> ResponseHeaders {
+        let status = header(":status")
+            .and_then(|s| s.parse::<u16>().ok())
+            .unwrap_or(502);
+        if let State::Passing(reader) = &mut self.state {
+            // Bedrock's answer, errors included, is what a Bedrock client expects.
+            reader.on_headers(header);
+            self.status = status;
+            self.outcome = if status == 200 {
+                Outcome::Success
+            } else {
+                Outcome::UpstreamError
+            };
+            return ResponseHeaders::default();
+        }
         let State::Sent(answer) = &self.state else {
             return ResponseHeaders::default();
         };
-        let status = status.and_then(|s| s.parse::<u16>().ok()).unwrap_or(502);
+        let error_type = header("x-amzn-errortype");
+        let error_type = error_type.as_deref();
         if status != 200 {
             // Status follows the error type (Bedrock sends throttling as 400 sometimes).
             let mapped = ApiError::from_bedrock(status, error_type.unwrap_or(""), "");
@@ -594,6 +711,10 @@ impl Exchange {
     /// `body` is this callback's bytes when streaming, or everything buffered at the end.
     pub fn on_response_body(&mut self, body: &[u8], end_of_stream: bool) -> BodyAction {
         match &mut self.state {
+            State::Passing(reader) => {
+                reader.push(body, end_of_stream);
+                BodyAction::Pass
+            }
             State::Sent(AnswerTranslator::Stream(stream)) => {
                 let mut out = stream.push(body);
                 if end_of_stream {
@@ -632,6 +753,7 @@ impl Exchange {
             }
             State::Start
             | State::Pending { .. }
+            | State::PendingPassthrough { .. }
             | State::FetchingImages { .. }
             | State::Local(_)
             | State::Done => BodyAction::Pass,
@@ -740,7 +862,7 @@ mod tests {
             Step::Respond(reply) => return Err(reply),
             other => panic!("expected the request to go on, got {other:?}"),
         };
-        exchange.on_response_headers(Some("200"), None);
+        exchange.on_response_headers(&|name: &str| (name == ":status").then(|| "200".to_string()));
         let BodyAction::Replace(out) =
             exchange.on_response_body(answer.to_string().as_bytes(), true)
         else {
@@ -980,5 +1102,96 @@ mod tests {
             panic!("expected a refusal");
         };
         assert_eq!(reply.status, 403);
+    }
+
+    #[test]
+    fn bedrock_native_requests_are_checked_re_signed_and_passed_through() {
+        let gateway = config(
+            r#""model_aliases":{"sonnet":"us.anthropic.claude-sonnet-4-5-20250929-v1:0"},"allowed_models":["sonnet"]"#,
+        );
+        let test_host = TestHost::default();
+        let host = test_host.host();
+        let head = |path: &'static str, key: &'static str| RequestHead {
+            method: "POST",
+            path,
+            authorization: Some(key),
+            request_id: None,
+            header_names: vec!["authorization".into(), "anthropic-beta".into()],
+        };
+        let mut exchange = Exchange::default();
+        let step = exchange.on_request_headers(
+            &gateway,
+            &head("/model/sonnet/invoke-with-response-stream", "Bearer k"),
+            false,
+            &host,
+        );
+        assert_eq!(step, Step::Pause);
+        let body = br#"{"anthropic_version":"bedrock-2023-05-31","max_tokens":9,"messages":[]}"#;
+        let Step::Forward(upstream) = send_body(&mut exchange, &gateway, body, &host) else {
+            panic!("expected the request to go on");
+        };
+        assert_eq!(upstream.body, body.to_vec());
+        let header = |n: &str| {
+            upstream
+                .set_headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            header(":path").as_deref(),
+            Some(
+                "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke-with-response-stream"
+            )
+        );
+        assert!(header("authorization")
+            .unwrap()
+            .starts_with("AWS4-HMAC-SHA256"));
+        assert_eq!(upstream.remove_headers, Vec::<String>::new());
+        // The answer is not touched.
+        let answer =
+            exchange.on_response_headers(&|n: &str| (n == ":status").then(|| "200".into()));
+        assert_eq!(answer, ResponseHeaders::default());
+        assert_eq!(
+            exchange.on_response_body(b"frames", false),
+            BodyAction::Pass
+        );
+
+        // A wrong key and a model outside the allow-list: AWS-shaped errors, nothing sent.
+        for (path, key, status, kind) in [
+            (
+                "/model/sonnet/invoke",
+                "Bearer nope",
+                401,
+                "UnrecognizedClientException",
+            ),
+            (
+                "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse",
+                "Bearer k",
+                403,
+                "AccessDeniedException",
+            ),
+        ] {
+            let mut exchange = Exchange::default();
+            let Step::Respond(reply) =
+                exchange.on_request_headers(&gateway, &head(path, key), false, &host)
+            else {
+                panic!("expected a refusal for {path}");
+            };
+            assert_eq!(reply.status, status);
+            assert!(reply
+                .headers
+                .contains(&("x-amzn-errortype".into(), kind.into())));
+        }
+        let off = config(r#""bedrock_passthrough":false"#);
+        let Step::Respond(reply) = Exchange::default().on_request_headers(
+            &off,
+            &head("/model/sonnet/invoke", "Bearer k"),
+            false,
+            &host,
+        ) else {
+            panic!("expected a 404 with passthrough off");
+        };
+        assert_eq!(reply.status, 404);
     }
 }

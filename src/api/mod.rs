@@ -7,6 +7,7 @@ pub mod body;
 pub mod chat;
 pub mod embeddings;
 pub mod models;
+pub mod passthrough;
 pub mod responses;
 
 use crate::bedrock::converse::Usage;

@@ -160,11 +160,8 @@ impl HttpContext for Http {
     }
 
     fn on_http_response_headers(&mut self, _count: usize, _end_of_stream: bool) -> Action {
-        let status = host::header(MapType::HttpResponseHeaders, ":status");
-        let error_type = host::header(MapType::HttpResponseHeaders, "x-amzn-errortype");
-        let change = self
-            .exchange
-            .on_response_headers(status.as_deref(), error_type.as_deref());
+        let header = |name: &str| host::header(MapType::HttpResponseHeaders, name);
+        let change = self.exchange.on_response_headers(&header);
         if let Some(status) = change.status {
             host::set_header(MapType::HttpResponseHeaders, ":status", &status.to_string());
         }
