@@ -4,9 +4,9 @@
 //! rewrite what comes back. It never calls the host.
 
 use crate::api::models::ModelsRequest;
-use crate::api::passthrough::{self, usage::UsageReader};
+use crate::api::passthrough::usage::UsageReader;
 use crate::api::responses::item_store;
-use crate::api::{chat, responses, AnswerTranslator, RequestContext};
+use crate::api::{chat, messages, models, responses, AnswerTranslator, ErrorShape, RequestContext};
 use crate::bedrock::converse::Usage;
 use crate::bedrock::errors::bedrock_error;
 use crate::bedrock::model_id::{runtime_path, validate_model_id};
@@ -25,6 +25,7 @@ use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What the client sent besides the body.
+#[derive(Default)]
 pub struct RequestHead<'a> {
     pub method: &'a str,
     pub path: &'a str,
@@ -33,6 +34,11 @@ pub struct RequestHead<'a> {
     pub request_id: Option<&'a str>,
     /// Every request header name, so client-supplied secrets and AWS headers can be dropped.
     pub header_names: Vec<String>,
+    /// `x-api-key` (Anthropic's SDKs send the key there).
+    pub api_key: Option<&'a str>,
+    /// `anthropic-version` and `anthropic-beta` (Messages API clients).
+    pub anthropic_version: Option<&'a str>,
+    pub anthropic_beta: Option<&'a str>,
 }
 
 /// What the core needs from the host besides a callback's own data: the clock (read only
@@ -68,19 +74,22 @@ enum LocalJob {
     Embeddings(Box<EmbeddingsJob>),
 }
 
+/// A request held until it is translated: what its headers said.
+struct Held {
+    endpoint: Endpoint,
+    request_id: String,
+    drop_headers: Vec<String>,
+    /// The client's `anthropic-beta` header (Messages API).
+    betas: Option<String>,
+}
+
 enum State {
     Start,
     /// Headers checked; waiting for the whole request body.
-    Pending {
-        endpoint: Endpoint,
-        request_id: String,
-        drop_headers: Vec<String>,
-    },
+    Pending(Held),
     /// The request names remote images: fetching them before it is translated.
     FetchingImages {
-        endpoint: Endpoint,
-        request_id: String,
-        drop_headers: Vec<String>,
+        held: Held,
         job: Box<ImageFetchJob>,
     },
     /// Bedrock's own API: waiting for the body to re-sign it for `path`.
@@ -116,8 +125,10 @@ pub struct Exchange {
     stream: bool,
     /// The filter's own calls dispatched and not answered yet.
     calls_in_flight: usize,
-    /// The client speaks Bedrock's API: the gateway's own errors take AWS's shape.
-    aws_errors: bool,
+    /// The gateway's own errors take the client API's shape.
+    error_shape: ErrorShape,
+    /// `/v1/models` for an Anthropic client: the list in Anthropic's shape.
+    anthropic_models: bool,
     /// Reads a slot of remembered Responses output items (the shell's shared data).
     item_slots: Option<item_store::SlotSource>,
     /// Set while a Responses answer is on its way whose items are to be remembered.
@@ -140,7 +151,8 @@ impl Default for Exchange {
             usage: None,
             stream: false,
             calls_in_flight: 0,
-            aws_errors: false,
+            error_shape: ErrorShape::OpenAi,
+            anthropic_models: false,
             item_slots: None,
             remember: None,
             turn: None,
@@ -234,20 +246,37 @@ impl Exchange {
             self.state = State::Done;
             return Step::Respond(LocalReply::json(200, br#"{"status":"ok"}"#.to_vec()));
         }
-        self.aws_errors = matches!(endpoint, Endpoint::Bedrock(_));
-        if self.aws_errors && !config.bedrock_passthrough {
+        self.error_shape = match endpoint {
+            Endpoint::Bedrock(_) => ErrorShape::Aws,
+            Endpoint::Messages | Endpoint::CountTokens => ErrorShape::Anthropic,
+            Endpoint::Models | Endpoint::Model(_) if head.anthropic_version.is_some() => {
+                self.anthropic_models = true;
+                ErrorShape::Anthropic
+            }
+            _ => ErrorShape::OpenAi,
+        };
+        if self.error_shape == ErrorShape::Aws && !config.bedrock_passthrough {
             return self.refuse(&ApiError::not_found(
                 "Bedrock's own API is not served by this gateway (bedrock_passthrough is off).",
             ));
         }
-        match config.authenticate(head.authorization) {
+        // Anthropic's SDKs send the key as `x-api-key`.
+        let presented = head
+            .authorization
+            .map(str::to_string)
+            .or_else(|| head.api_key.map(|key| format!("Bearer {key}")));
+        match config.authenticate(presented.as_deref()) {
             Ok(name) => self.key_name = name,
             Err(e) => return self.refuse(&e),
         }
         match endpoint {
             Endpoint::Models => self.start_models(config, ModelsRequest::List, host),
             Endpoint::Model(id) => self.start_models(config, ModelsRequest::Get(id), host),
-            Endpoint::Embeddings | Endpoint::ChatCompletions | Endpoint::Responses
+            Endpoint::Embeddings
+            | Endpoint::ChatCompletions
+            | Endpoint::Responses
+            | Endpoint::Messages
+            | Endpoint::CountTokens
                 if end_of_stream =>
             {
                 self.refuse(&empty_body())
@@ -256,12 +285,21 @@ impl Exchange {
                 self.state = State::Local(LocalJob::EmbeddingsBody);
                 Step::Pause
             }
-            Endpoint::ChatCompletions | Endpoint::Responses => {
-                self.state = State::Pending {
+            Endpoint::ChatCompletions
+            | Endpoint::Responses
+            | Endpoint::Messages
+            | Endpoint::CountTokens => {
+                let mut drop_headers = headers_to_drop(&head.header_names);
+                if self.error_shape == ErrorShape::Anthropic {
+                    // Betas travel in the body, as Bedrock wants them.
+                    drop_headers.extend(["anthropic-beta".into(), "anthropic-version".into()]);
+                }
+                self.state = State::Pending(Held {
                     endpoint,
                     request_id: head.request_id.unwrap_or("").replace('-', ""),
-                    drop_headers: headers_to_drop(&head.header_names),
-                };
+                    drop_headers,
+                    betas: head.anthropic_beta.map(str::to_string),
+                });
                 Step::Pause
             }
             Endpoint::Bedrock(_) if end_of_stream => self.refuse(&empty_body()),
@@ -349,7 +387,7 @@ impl Exchange {
     ) -> Step {
         let wants_body = matches!(
             self.state,
-            State::Pending { .. }
+            State::Pending(_)
                 | State::PendingPassthrough { .. }
                 | State::Local(LocalJob::EmbeddingsBody)
         );
@@ -373,28 +411,16 @@ impl Exchange {
                 let now = (host.now)();
                 self.forward_passthrough(config, &path, streams, drop_headers, body, now)
             }
-            State::Pending {
-                endpoint,
-                request_id,
-                drop_headers,
-            } => {
+            State::Pending(held) => {
                 if config.image_fetch.enabled() {
-                    match ImageFetchJob::plan(&endpoint, &body, &config.image_fetch) {
+                    match ImageFetchJob::plan(&held.endpoint, &body, &config.image_fetch) {
                         Err(e) => return self.refuse(&e),
-                        Ok(Some(job)) => {
-                            return self.fetch_images(
-                                config,
-                                endpoint,
-                                request_id,
-                                drop_headers,
-                                job,
-                            )
-                        }
+                        Ok(Some(job)) => return self.fetch_images(config, held, job),
                         Ok(None) => {}
                     }
                 }
                 let now = (host.now)();
-                match self.translate(config, endpoint, request_id, drop_headers, &body, now) {
+                match self.translate(config, held, &body, now) {
                     Ok(upstream) => Step::Forward(upstream),
                     Err(reply) => Step::Respond(reply),
                 }
@@ -468,14 +494,7 @@ impl Exchange {
 
     /// Holds the request while its remote images are fetched (never for a model the key may
     /// not use); `on_call_response` forwards it once they are in.
-    fn fetch_images(
-        &mut self,
-        config: &Config,
-        endpoint: Endpoint,
-        request_id: String,
-        drop_headers: Vec<String>,
-        mut job: ImageFetchJob,
-    ) -> Step {
+    fn fetch_images(&mut self, config: &Config, held: Held, mut job: ImageFetchJob) -> Step {
         if let Some(model) = job.requested_model() {
             let model_id = config.resolve_model(model).to_string();
             if !config.model_allowed(self.key_name.as_deref(), &model_id) {
@@ -484,9 +503,7 @@ impl Exchange {
         }
         let calls = job.begin(&config.image_fetch);
         self.state = State::FetchingImages {
-            endpoint,
-            request_id,
-            drop_headers,
+            held,
             job: Box::new(job),
         };
         self.settle_calls(Step::Dispatch(calls))
@@ -494,16 +511,11 @@ impl Exchange {
 
     /// Every image is in: translate the request with them and send it on.
     fn forward_fetched(&mut self, config: &Config, body: &[u8], now: SystemTime) -> Step {
-        let State::FetchingImages {
-            endpoint,
-            request_id,
-            drop_headers,
-            ..
-        } = std::mem::replace(&mut self.state, State::Done)
+        let State::FetchingImages { held, .. } = std::mem::replace(&mut self.state, State::Done)
         else {
             return Step::Pause;
         };
-        match self.translate(config, endpoint, request_id, drop_headers, body, now) {
+        match self.translate(config, held, body, now) {
             Ok(upstream) => Step::Forward(upstream),
             Err(reply) => Step::Respond(reply),
         }
@@ -520,6 +532,12 @@ impl Exchange {
             Step::Pause if self.calls_in_flight == 0 => Step::error(&ApiError::internal(
                 "the gateway's own calls ended without an answer",
             )),
+            other => other,
+        };
+        let step = match step {
+            Step::Respond(reply) if self.anthropic_models && reply.status == 200 => Step::Respond(
+                LocalReply::json(200, models::in_anthropic_shape(&reply.body)),
+            ),
             other => other,
         };
         if let Step::Respond(reply) = &step {
@@ -544,11 +562,7 @@ impl Exchange {
         self.state = State::Done;
         self.status = e.status;
         self.outcome = Outcome::Rejected;
-        if self.aws_errors {
-            passthrough::error_reply(e)
-        } else {
-            LocalReply::error(e)
-        }
+        self.error_shape.reply(e)
     }
 
     /// How the request ended, for stats and access logs.
@@ -579,12 +593,16 @@ impl Exchange {
     fn translate(
         &mut self,
         config: &Config,
-        endpoint: Endpoint,
-        request_id: String,
-        drop_headers: Vec<String>,
+        held: Held,
         body: &[u8],
         now: SystemTime,
     ) -> Result<UpstreamRequest, LocalReply> {
+        let Held {
+            endpoint,
+            request_id,
+            drop_headers,
+            betas,
+        } = held;
         let fallback_id;
         let request_id = if request_id.is_empty() {
             let nanos = now.duration_since(UNIX_EPOCH).map(|d| d.as_nanos());
@@ -608,6 +626,8 @@ impl Exchange {
         let translated = match endpoint {
             Endpoint::ChatCompletions => chat::translate(body, &ctx),
             Endpoint::Responses => responses::translate(body, &ctx),
+            Endpoint::Messages => messages::translate(body, &ctx, betas.as_deref()),
+            Endpoint::CountTokens => messages::count_tokens(body, &ctx, betas.as_deref()),
             _ => Err(ApiError::internal("this endpoint takes no request body")),
         };
         let translated = match translated {
@@ -748,11 +768,12 @@ impl Exchange {
             }
             State::UpstreamError { status, error_type } => {
                 let e = bedrock_error(*status, error_type.as_deref(), body);
+                let reply = self.error_shape.reply(&e);
                 self.state = State::Done;
-                BodyAction::Replace(e.to_body())
+                BodyAction::Replace(reply.body)
             }
             State::Start
-            | State::Pending { .. }
+            | State::Pending(_)
             | State::PendingPassthrough { .. }
             | State::FetchingImages { .. }
             | State::Local(_)
@@ -802,6 +823,7 @@ mod tests {
             authorization: Some("Bearer k"),
             request_id: Some("r-1"),
             header_names: vec!["authorization".into()],
+            ..Default::default()
         };
         let step = exchange.on_request_headers(config, &head, false, &TestHost::default().host());
         assert_eq!(step, Step::Pause);
@@ -850,6 +872,7 @@ mod tests {
             authorization: Some(&auth),
             request_id: Some(request_id),
             header_names: vec![],
+            ..Default::default()
         };
         let test_host = TestHost::default();
         let host = test_host.host();
@@ -1117,6 +1140,7 @@ mod tests {
             authorization: Some(key),
             request_id: None,
             header_names: vec!["authorization".into(), "anthropic-beta".into()],
+            ..Default::default()
         };
         let mut exchange = Exchange::default();
         let step = exchange.on_request_headers(

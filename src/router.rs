@@ -11,6 +11,10 @@ pub enum Endpoint {
     Models,
     Model(String),
     Health,
+    /// The Anthropic Messages API (`POST /v1/messages`).
+    Messages,
+    /// `POST /v1/messages/count_tokens`.
+    CountTokens,
     /// Bedrock Runtime's own API (`POST /model/{id}/{action}`), passed through.
     Bedrock(RuntimeCall),
 }
@@ -87,6 +91,10 @@ pub fn route(method: &str, path: &str) -> Result<Endpoint, ApiError> {
     if path == "/health" || path == "/api/v1/health" || path == "/v1/health" {
         return Ok(Endpoint::Health);
     }
+    // Claude Code's preconnect (`HEAD /`): answered like the health check.
+    if path == "/" && matches!(method, "HEAD" | "GET") {
+        return Ok(Endpoint::Health);
+    }
     if let Some(rest) = path.strip_prefix("/model/") {
         return runtime_call(method, path, rest);
     }
@@ -99,6 +107,8 @@ pub fn route(method: &str, path: &str) -> Result<Endpoint, ApiError> {
         "chat/completions" => (Endpoint::ChatCompletions, "POST"),
         "responses" => (Endpoint::Responses, "POST"),
         "embeddings" => (Endpoint::Embeddings, "POST"),
+        "messages" => (Endpoint::Messages, "POST"),
+        "messages/count_tokens" => (Endpoint::CountTokens, "POST"),
         "models" => (Endpoint::Models, "GET"),
         _ => match rest.strip_prefix("models/") {
             Some(id) if !id.is_empty() => {
@@ -178,6 +188,15 @@ mod tests {
         // Bedrock's own paths route to the passthrough (issue 16); anything else is unknown.
         assert_eq!(route("POST", "/model/x").unwrap_err().status, 404);
         assert_eq!(route("GET", "/health"), Ok(Endpoint::Health));
+        assert_eq!(route("HEAD", "/"), Ok(Endpoint::Health));
+        assert_eq!(
+            route("POST", "/v1/messages?beta=true"),
+            Ok(Endpoint::Messages)
+        );
+        assert_eq!(
+            route("POST", "/v1/messages/count_tokens?beta=true"),
+            Ok(Endpoint::CountTokens)
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod body;
 pub mod chat;
 pub mod embeddings;
+pub mod messages;
 pub mod models;
 pub mod passthrough;
 pub mod responses;
@@ -36,6 +37,29 @@ impl RequestContext<'_> {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0)
+    }
+}
+
+/// How the gateway words its own errors: in the client API's shape.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ErrorShape {
+    #[default]
+    OpenAi,
+    /// Bedrock's own API: `{"message"}` with `x-amzn-ErrorType`.
+    Aws,
+    /// `{"type":"error","error":{"type","message"}}`.
+    Anthropic,
+}
+
+impl ErrorShape {
+    pub fn reply(self, e: &ApiError) -> crate::local_reply::LocalReply {
+        match self {
+            ErrorShape::OpenAi => crate::local_reply::LocalReply::error(e),
+            ErrorShape::Aws => passthrough::error_reply(e),
+            ErrorShape::Anthropic => {
+                crate::local_reply::LocalReply::json(e.status, messages::errors::body(e))
+            }
+        }
     }
 }
 

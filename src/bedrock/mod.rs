@@ -5,5 +5,6 @@ pub mod control_plane;
 pub mod converse;
 pub mod embeddings;
 pub mod errors;
+pub mod invoke_stream;
 pub mod model_id;
 pub mod stream;

@@ -140,6 +140,9 @@ impl HttpContext for Http {
             authorization: find("authorization"),
             request_id: find("x-request-id"),
             header_names: headers.iter().map(|(n, _)| n.clone()).collect(),
+            api_key: find("x-api-key"),
+            anthropic_version: find("anthropic-version"),
+            anthropic_beta: find("anthropic-beta"),
         };
         let host = host_inputs(&self.models);
         let step = self

@@ -3,7 +3,7 @@
 Mode B straight against the emulator proves the emulator speaks what Claude Code needs
 (Bedrock API key as Bearer, ListInferenceProfiles, invoke-with-response-stream chunk frames,
 the Write tool round trip). The same runs through the gateway, Mode A (Messages API) and Mode B
-(Bedrock passthrough), wait for the src/ side of issue 16.
+(Bedrock passthrough).
 """
 
 import json
@@ -20,7 +20,6 @@ pytestmark = pytest.mark.skipif(not CLAUDE.exists(), reason="run `make agents-de
 
 EMULATOR_KEY = "ABSKemulator-key-for-claude-code"
 HELLO = "Hello from the scripted model."
-NEEDS_SRC = "needs the Messages API in src/api/messages (issue 16, Mode A)"
 # Claude Code's default model in Mode A (notes §2), served by Sonnet 4.5 through an alias.
 DEFAULT_MODEL_A = "claude-opus-4-8"
 # What Bedrock accepts for Sonnet 4.5 (tests/emulator/anthropic_models.py).
@@ -113,7 +112,6 @@ def test_mode_b_against_the_emulator_write_tool_round_trip(bearer_emulator):
 
 # ---- through the gateway (enabled by the lead with the src/ side of issue 16) --------------
 
-@pytest.mark.skip(reason=NEEDS_SRC)
 def test_mode_a_plain_answer(claude_gateway, emulator):
     script(emulator, [{"text": HELLO}])
     run = run_claude("say hi", mode_a_env(base_url(claude_gateway), CLIENT_KEY))
@@ -132,7 +130,6 @@ def test_mode_a_plain_answer(claude_gateway, emulator):
     assert body["thinking"]["type"] == "enabled"  # adaptive is not a Sonnet 4.5 mode
 
 
-@pytest.mark.skip(reason=NEEDS_SRC)
 def test_mode_a_write_tool_round_trip(claude_gateway, emulator):
     work = work_dir()
     target = work / "hello.txt"

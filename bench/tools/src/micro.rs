@@ -33,6 +33,7 @@ fn translate_chat(config: &Config, body: &[u8]) -> Result<Translated, String> {
         config,
         request_id: "0123456789abcdef0123456789abcdef",
         now: SystemTime::now(),
+        recall_item: None,
     };
     chat::translate(body, &ctx).map_err(|e| String::from_utf8_lossy(&e.to_body()).into_owned())
 }
@@ -119,6 +120,7 @@ pub fn run(args: &Args) -> Result<(), String> {
                 "authorization".into(),
                 "content-type".into(),
             ],
+            ..Default::default()
         };
         let models = std::cell::RefCell::new(ModelCache::default());
         let host = Host {

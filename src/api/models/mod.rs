@@ -84,3 +84,51 @@ pub fn answer(
         },
     }
 }
+
+/// An OpenAI-shaped model list or model (what `answer` gives) in Anthropic's shape, for
+/// clients that send `anthropic-version` (Claude Code's gateway model discovery).
+pub fn in_anthropic_shape(openai: &[u8]) -> Vec<u8> {
+    let value: Value = serde_json::from_slice(openai).unwrap_or(Value::Null);
+    let model = |m: &Value| {
+        let id = m.get("id").and_then(Value::as_str).unwrap_or("");
+        json!({"type": "model", "id": id, "display_name": id, "created_at": "1970-01-01T00:00:00Z"})
+    };
+    let shaped = match value.get("data").and_then(Value::as_array) {
+        Some(list) => {
+            let data: Vec<Value> = list.iter().map(model).collect();
+            let first = data.first().map(|m| m["id"].clone()).unwrap_or(Value::Null);
+            let last = data.last().map(|m| m["id"].clone()).unwrap_or(Value::Null);
+            json!({"data": data, "has_more": false, "first_id": first, "last_id": last})
+        }
+        None => model(&value),
+    };
+    shaped.to_string().into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn lists_take_anthropics_shape() {
+        let openai = json!({"object": "list", "data": [
+            {"id": "claude", "object": "model", "created": 0, "owned_by": "anthropic"},
+            {"id": "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "object": "model", "created": 0, "owned_by": "anthropic"}]});
+        let shaped: Value =
+            serde_json::from_slice(&in_anthropic_shape(openai.to_string().as_bytes())).unwrap();
+        assert_eq!(
+            shaped["data"][0],
+            json!({"type": "model", "id": "claude", "display_name": "claude",
+                                             "created_at": "1970-01-01T00:00:00Z"})
+        );
+        assert_eq!(
+            (shaped["has_more"].clone(), shaped["first_id"].clone()),
+            (json!(false), json!("claude"))
+        );
+        let one: Value =
+            serde_json::from_slice(&in_anthropic_shape(br#"{"id":"m","object":"model"}"#)).unwrap();
+        assert_eq!(one["type"], "model");
+    }
+}

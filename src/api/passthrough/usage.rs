@@ -4,9 +4,9 @@
 //! chunk. Reading never changes or holds back a byte.
 
 use crate::bedrock::converse::Usage;
+use crate::bedrock::invoke_stream::chunk_event;
 use crate::bedrock::stream::{parse_frame, StreamEvent};
 use crate::stream::eventstream::FrameDecoder;
-use base64::Engine;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -108,15 +108,7 @@ impl UsageReader {
 
 fn frame_usage(frame: &crate::stream::eventstream::Frame) -> Option<Usage> {
     if frame.event_type.as_deref() == Some("chunk") {
-        #[derive(Deserialize)]
-        struct Chunk {
-            bytes: String,
-        }
-        let chunk: Chunk = serde_json::from_slice(&frame.payload).ok()?;
-        let event = base64::engine::general_purpose::STANDARD
-            .decode(chunk.bytes)
-            .ok()?;
-        let event: Value = serde_json::from_slice(&event).ok()?;
+        let event = chunk_event(frame).ok()??;
         let metrics = event.get("amazon-bedrock-invocationMetrics")?;
         let m: InvocationMetrics = serde_json::from_value(metrics.clone()).ok()?;
         return Some(usage(
@@ -157,6 +149,7 @@ mod tests {
     use crate::stream::eventstream::test_support::{
         encode, event, random_cuts, split_at_points, Rng,
     };
+    use base64::Engine;
     use serde_json::json;
     #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
     use wasm_bindgen_test::wasm_bindgen_test as test;
