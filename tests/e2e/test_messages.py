@@ -84,7 +84,7 @@ def test_errors_come_in_anthropics_envelope(messages_gateway, emulator):
             model="claude-opus-4-8", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
     assert bad_key.value.body["error"]["type"] == "authentication_error"
     with pytest.raises(anthropic.BadRequestError) as bad_model:
-        sdk(messages_gateway).messages.create(model="amazon.nova-lite-v1:0", max_tokens=8,
+        sdk(messages_gateway).messages.create(model="no such/../model", max_tokens=8,
                                               messages=[{"role": "user", "content": "hi"}])
     assert bad_model.value.body["type"] == "error"
     assert emulator.runtime_requests() == []
@@ -116,3 +116,26 @@ def test_the_api_key_header_works_like_a_bearer_token(messages_gateway):
     head = urllib.request.Request(f"http://127.0.0.1:{messages_gateway.port}/", method="HEAD")
     with urllib.request.urlopen(head) as answer:
         assert answer.status == 200
+
+
+NOVA = "us.amazon.nova-pro-v1:0"
+
+
+def test_other_models_answer_through_converse(messages_gateway, emulator):
+    client = sdk(messages_gateway)
+    message = client.messages.create(model=NOVA, max_tokens=64, system="Be brief.",
+                                     messages=[{"role": "user", "content": "Say hi"}])
+    assert message.content[0].type == "text" and message.content[0].text and message.model == NOVA
+    assert message.usage.input_tokens > 0 and message.stop_reason == "end_turn"
+    tools = [{"name": "get_weather", "description": "Weather for a city",
+              "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+    with client.messages.stream(model=NOVA, max_tokens=256, tools=tools,
+                                messages=[{"role": "user", "content": "Weather in Paris? [[scenario:tool]]"}]) as stream:
+        final = stream.get_final_message()
+    assert final.stop_reason == "tool_use"
+    call = next(b for b in final.content if b.type == "tool_use")
+    assert call.name == "get_weather" and isinstance(call.input, dict)
+    paths = [c["path"].rsplit("/", 1)[1] for c in emulator.runtime_requests()]
+    assert paths == ["converse", "converse-stream"]
+    sent = emulator.runtime_requests()[0]["body"]
+    assert sent["system"] == [{"text": "Be brief."}]

@@ -1,36 +1,37 @@
 //! The Anthropic Messages API (`POST /v1/messages`, `/v1/messages/count_tokens`), as Claude
-//! Code and Anthropic's SDKs send it: `request` (Messages → InvokeModel body for Claude),
-//! `answer` (Bedrock's JSON → Anthropic's), `stream` (chunk frames → Anthropic SSE), `betas`
-//! (what each Claude model on Bedrock accepts), `errors` (Anthropic's envelope).
+//! Code and Anthropic's SDKs send it. Claude models go to InvokeModel with Anthropic's own
+//! body: `request` (Messages → InvokeModel body), `answer` (Bedrock's JSON → Anthropic's),
+//! `stream` (chunk frames → Anthropic SSE), `betas` (what each Claude model on Bedrock
+//! accepts). Other models go through Converse: `converse_request`, `converse_answer` (JSON and
+//! stream). `errors`: Anthropic's envelope.
 
 pub mod answer;
 pub mod betas;
+pub mod converse_answer;
+pub mod converse_request;
 pub mod errors;
 pub mod request;
 pub mod stream;
 
 use crate::api::{AnswerTranslator, RequestContext, Translated};
-use crate::bedrock::model_id::{runtime_path, validate_model_id};
+use crate::bedrock::model_id::{converse_path, runtime_path, validate_model_id};
 use crate::capabilities::{self, base_model_id, Family};
 use crate::error::ApiError;
 use answer::{CountTokensAnswer, MessageAnswer};
 use base64::Engine;
 use serde_json::{json, Value};
 
-/// The Claude model a Messages request may go to (aliases resolved).
-fn claude_model_id(ctx: &RequestContext<'_>, requested: &str) -> Result<String, ApiError> {
+/// The Bedrock model a Messages request goes to (aliases resolved).
+fn model_id(ctx: &RequestContext<'_>, requested: &str) -> Result<String, ApiError> {
     let model_id = ctx.config.resolve_model(requested).to_string();
     validate_model_id(&model_id)?;
-    if capabilities::family(&model_id) != Family::Claude && !capabilities::is_arn(&model_id) {
-        return Err(ApiError::invalid_param(
-            "model",
-            format!(
-                "model: '{requested}' is not a Claude model; the Messages API serves Claude \
-                 models (use /v1/chat/completions for others)."
-            ),
-        ));
-    }
     Ok(model_id)
+}
+
+/// Claude speaks Anthropic's body on InvokeModel (application profiles are taken for Claude:
+/// they carry no family in their id).
+fn speaks_anthropic(model_id: &str) -> bool {
+    capabilities::family(model_id) == Family::Claude || capabilities::is_arn(model_id)
 }
 
 /// `POST /v1/messages`: `header_betas` is the client's `anthropic-beta` header.
@@ -40,7 +41,10 @@ pub fn translate(
     header_betas: Option<&str>,
 ) -> Result<Translated, ApiError> {
     let req = request::parse(body)?;
-    let model_id = claude_model_id(ctx, &req.model)?;
+    let model_id = model_id(ctx, &req.model)?;
+    if !speaks_anthropic(&model_id) {
+        return through_converse(req, model_id, ctx);
+    }
     let invoke = request::to_invoke_body(req.body, &model_id, header_betas);
     let (action, answer) = if req.stream {
         let stream = stream::messages_stream(req.model);
@@ -56,6 +60,33 @@ pub fn translate(
         path: runtime_path(&model_id, action),
         body: serde_json::to_vec(&invoke)
             .map_err(|e| ApiError::internal(format!("could not encode the request: {e}")))?,
+        model_id,
+        answer,
+        turn: None,
+    })
+}
+
+/// A model that is not Claude: the request through Converse, the answer back as Anthropic's.
+fn through_converse(
+    req: request::MessagesRequest,
+    model_id: String,
+    ctx: &RequestContext<'_>,
+) -> Result<Translated, ApiError> {
+    let converse = converse_request::to_converse(req.body, &model_id, ctx.config)?;
+    let id = format!("msg_{}", ctx.request_id);
+    let answer = if req.stream {
+        let stream = converse_answer::converse_messages_stream(id, req.model);
+        AnswerTranslator::Stream(Box::new(stream))
+    } else {
+        let json = converse_answer::ConverseMessage {
+            id,
+            model: req.model,
+        };
+        AnswerTranslator::Json(Box::new(json))
+    };
+    Ok(Translated {
+        path: converse_path(&model_id, req.stream),
+        body: converse.to_body()?,
         model_id,
         answer,
         turn: None,
@@ -85,7 +116,7 @@ pub fn count_tokens(
     header_betas: Option<&str>,
 ) -> Result<Translated, ApiError> {
     let req = request::parse(body)?;
-    let model_id = claude_model_id(ctx, &req.model)?;
+    let model_id = model_id(ctx, &req.model)?;
     if !counts_tokens(&model_id) {
         return Err(ApiError::new(
             501,
