@@ -17,6 +17,7 @@ tests check is what users run. Environment (all optional):
   IMAGE_FETCH                        `on`: fetch http(s) image URLs (clusters in envoy.yaml)
   IMAGE_FETCH_ALLOWED_HOSTS          hosts image URLs may name, comma-separated
   RETRY_ATTEMPTS                     retries of a throttled or failed Bedrock call, 0-5 (default 2)
+  RATELIMIT_SERVICE                  host:port of a gRPC rate limit service shared by all replicas
 
 With no credentials and no endpoint, the bundled Bedrock emulator is started instead.
 """
@@ -129,6 +130,14 @@ def retry_attempts(env):
     return str(int(value))
 
 
+def ratelimit_service(env):
+    value = env.get("RATELIMIT_SERVICE", "").strip()
+    host, _, port = value.rpartition(":")
+    if value and not (host and ":" not in host and port.isdigit() and 0 < int(port) < 65536):
+        raise SystemExit(f"RATELIMIT_SERVICE must be host:port, got {value!r}")
+    return value
+
+
 def render_vars(env, workdir):
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
     endpoint = env.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME") or f"https://bedrock-runtime.{region}.amazonaws.com"
@@ -164,6 +173,7 @@ def render_vars(env, workdir):
         # How long a request or stream may stay silent before Envoy ends it (template default 300s).
         "IDLE_TIMEOUT": env.get("IDLE_TIMEOUT", ""),
         "RETRY_ATTEMPTS": retry_attempts(env),
+        "RATELIMIT_SERVICE": ratelimit_service(env),
         # YAML single-quoted scalar: a quote is written twice.
         "PLUGIN_CONFIG": plugin_config.replace("'", "''"),
     }
