@@ -53,7 +53,14 @@ def charged(rls, count=1):
     return stream_done_calls(rls)
 
 
+def grpc_calls(gw):
+    """gRPC calls Envoy made to the rate limit service (the stat appears with the first call)."""
+    lines = [l for l in gw.stats().splitlines() if l.startswith("grpc.ratelimit.streams_total: ")]
+    return int(lines[0].split(": ")[1]) if lines else 0
+
+
 def test_tokens_are_charged_to_key_and_model_when_the_answer_is_done(limited, rls):
+    calls_before = grpc_calls(limited)
     resp = limited.client(api_key=TEAM_A).chat.completions.create(
         model=HAIKU, messages=[{"role": "user", "content": "count these tokens please"}])
     [call] = charged(rls)
@@ -66,6 +73,7 @@ def test_tokens_are_charged_to_key_and_model_when_the_answer_is_done(limited, rl
         {"entries": [("bedrock_model_tokens", HAIKU)], "hits_addend": usage.completion_tokens},
     ]
     assert rls.counts[(("bedrock_key_tokens", "team-a"),)] == usage.total_tokens
+    assert grpc_calls(limited) - calls_before == len(rls.requests)
 
 
 def test_streamed_answer_is_charged_from_its_final_usage(limited, rls):
@@ -125,6 +133,7 @@ def test_over_limit_is_a_429_in_openai_shape_and_nothing_is_forwarded(limited, r
     assert error["type"] == "rate_limit_error" and error["code"] == "rate_limit_exceeded"
     assert "Rate limit exceeded for this API key or model" in error["message"]
     assert emulator.runtime_requests() == []
+    assert "cluster.bedrock_plain.ratelimit.over_limit: 1" in limited.stats()
     # Another key's budget is its own.
     limited.client(api_key=TEAM_B).chat.completions.create(model=HAIKU, messages=[{"role": "user", "content": "b"}])
 

@@ -198,3 +198,18 @@ def test_bad_retry_attempts_stops_the_gateway(emulator, value):
     with pytest.raises(RuntimeError) as err:
         Gateway(gateway_env(emulator, RETRY_ATTEMPTS=value))
     assert "RETRY_ATTEMPTS must be a whole number from 0 to 5" in str(err.value)
+
+
+def test_envoy_signing_signs_each_attempt_anew(emulator):
+    """UPSTREAM_AUTH=envoy: the upstream signing filter runs per attempt, so a retry after a
+    wait carries a fresh X-Amz-Date instead of replaying the first signature."""
+    gw = Gateway(gateway_env(emulator, UPSTREAM_AUTH="envoy"))
+    try:
+        arm(emulator, "throttle", retry_after=2)
+        assert ask(gw.client()) == "Echo: hi"
+        first, second = emulator.runtime_requests()
+        assert first["auth_ok"] and second["auth_ok"]
+        assert first["body"] == second["body"]
+        assert first["headers"]["x-amz-date"] != second["headers"]["x-amz-date"]
+    finally:
+        gw.close()
