@@ -105,6 +105,16 @@ def test_retry_after_is_honoured(retrying, emulator):
     assert stats[f"{CLUSTER}.upstream_rq_retry_backoff_ratelimited"] == 1
 
 
+def test_retry_after_longer_than_30s_falls_back_to_the_back_off(retrying, emulator):
+    arm(emulator, "throttle", retry_after=120)
+    with Stats(retrying) as stats:
+        started = time.monotonic()
+        assert ask(retrying.client()) == "Echo: hi"
+    assert time.monotonic() - started < 60
+    assert stats[f"{CLUSTER}.upstream_rq_retry_backoff_exponential"] == 1
+    assert stats[f"{CLUSTER}.upstream_rq_retry_backoff_ratelimited"] == 0
+
+
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
 def test_retries_exhausted_is_a_429_in_openai_shape(retrying, emulator, stream):
     arm(emulator, "throttle", count=3)
