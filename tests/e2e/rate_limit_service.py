@@ -110,7 +110,7 @@ class RateLimitService:
         with self._lock:
             self.limits[tuple(entries)] = value
 
-    def wait_for(self, predicate, timeout=10):
+    def wait_for(self, predicate, timeout=30):
         """Waits until predicate(requests) holds: stream-done calls come after the answer."""
         with self._changed:
             return self._changed.wait_for(lambda: predicate(self.requests), timeout)

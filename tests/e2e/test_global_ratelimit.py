@@ -117,6 +117,7 @@ def test_request_time_descriptors_check_budgets_before_bedrock(limited, rls, emu
         {"entries": [("bedrock_key_tokens", "team-a")], "hits_addend": 0},  # check only
         {"entries": [("bedrock_model_tokens", HAIKU)], "hits_addend": 0},
     ]
+    charged(rls)  # the charge follows; waited for so that it does not land in the next test
 
 
 @NEEDS_REQUEST_TIME_STATE
