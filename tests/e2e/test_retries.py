@@ -223,3 +223,22 @@ def test_envoy_signing_signs_each_attempt_anew(emulator):
         assert first["headers"]["x-amz-date"] != second["headers"]["x-amz-date"]
     finally:
         gw.close()
+
+
+def test_messages_api_is_retried_too(retrying, emulator):
+    from test_messages import sdk
+    arm(emulator, "throttle", model="anthropic.claude-3-haiku-20240307-v1:0")
+    message = sdk(retrying).messages.create(model=HAIKU, max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+    assert message.content[0].text
+    calls = emulator.runtime_requests()
+    assert [c.get("scripted_failure") for c in calls] == ["throttle", None]
+    assert calls[0]["path"].endswith("/invoke") and calls[0]["body"] == calls[1]["body"]
+
+
+def test_bedrock_passthrough_is_retried_too(retrying, emulator, monkeypatch):
+    from test_bedrock_passthrough import runtime
+    arm(emulator, "unavailable")
+    answer = runtime(retrying, CLIENT_KEY, monkeypatch).converse(
+        modelId=HAIKU, messages=[{"role": "user", "content": [{"text": "hi"}]}])
+    assert answer["output"]["message"]["content"] == [{"text": "Echo: hi"}]
+    assert [c.get("scripted_failure") for c in emulator.runtime_requests()] == ["unavailable", None]
