@@ -13,7 +13,7 @@ use crate::bedrock::model_id::{runtime_path, validate_model_id};
 use crate::config::{Config, ItemStore};
 use crate::error::ApiError;
 use crate::local_reply::LocalReply;
-use crate::observability::{Outcome, Summary};
+use crate::observability::{self, Outcome, Summary};
 use crate::router::{self, Endpoint, RuntimeCall};
 use crate::step::Step;
 use crate::upstream::calls::CallResponse;
@@ -107,6 +107,9 @@ enum State {
     Sent(AnswerTranslator),
     /// Answered by the filter's own calls (model list, embeddings); nothing is routed.
     Local(LocalJob),
+    /// Envoy's rate limit filter refused the request (`x-envoy-ratelimited`): its answer is
+    /// replaced by the client API's rate-limit error.
+    RateLimited,
     /// Bedrock answered with an error: collect its body, then rewrite it.
     UpstreamError {
         status: u16,
@@ -132,6 +135,8 @@ pub struct Exchange {
     error_shape: ErrorShape,
     /// `/v1/models` for an Anthropic client: the list in Anthropic's shape.
     anthropic_models: bool,
+    /// The key name and model went to Envoy's filter state with the request.
+    request_state_set: bool,
     /// Reads a slot of remembered Responses output items (the shell's shared data).
     item_slots: Option<item_store::SlotSource>,
     /// Set while a Responses answer is on its way whose items are to be remembered.
@@ -156,6 +161,7 @@ impl Default for Exchange {
             calls_in_flight: 0,
             error_shape: ErrorShape::OpenAi,
             anthropic_models: false,
+            request_state_set: false,
             item_slots: None,
             remember: None,
             turn: None,
@@ -385,6 +391,7 @@ impl Exchange {
             set_headers,
             remove_headers,
             body,
+            filter_state: self.request_state(),
         })
     }
 
@@ -579,6 +586,12 @@ impl Exchange {
         self.error_shape.reply(e)
     }
 
+    /// Filter state for the request on its way to Bedrock (set once, so on_log skips it).
+    fn request_state(&mut self) -> Vec<(&'static str, String)> {
+        self.request_state_set = true;
+        observability::request_state(self.key_name.as_deref(), self.model.as_deref())
+    }
+
     /// How the request ended, for stats and access logs.
     pub fn summary(&self) -> Summary {
         let stream_failed =
@@ -600,6 +613,7 @@ impl Exchange {
             error_code: self.error_code.clone(),
             usage,
             stream: self.stream,
+            request_state_set: self.request_state_set,
         }
     }
 
@@ -683,6 +697,7 @@ impl Exchange {
             set_headers,
             remove_headers,
             body: translated.body,
+            filter_state: self.request_state(),
         })
     }
 
@@ -708,6 +723,17 @@ impl Exchange {
         let State::Sent(answer) = &self.state else {
             return ResponseHeaders::default();
         };
+        if status == 429 && header("x-envoy-ratelimited").is_some() {
+            self.status = 429;
+            self.outcome = Outcome::Rejected;
+            self.error_code = Some("rate_limit_exceeded".into());
+            self.state = State::RateLimited;
+            return ResponseHeaders {
+                status: None,
+                set_headers: vec![("content-type".into(), "application/json".into())],
+                remove_headers: vec!["content-length".into()],
+            };
+        }
         let error_type = header("x-amzn-errortype");
         let error_type = error_type.as_deref();
         if status != 200 {
@@ -763,7 +789,9 @@ impl Exchange {
                 }
                 BodyAction::Replace(out)
             }
-            State::Sent(AnswerTranslator::Json(_)) | State::UpstreamError { .. }
+            State::Sent(AnswerTranslator::Json(_))
+            | State::UpstreamError { .. }
+            | State::RateLimited
                 if !end_of_stream =>
             {
                 BodyAction::Buffer
@@ -779,6 +807,17 @@ impl Exchange {
                 }
                 self.state = State::Done;
                 BodyAction::Replace(out)
+            }
+            State::RateLimited => {
+                let e = ApiError::new(
+                    429,
+                    "rate_limit_error",
+                    "Rate limit exceeded for this API key or model; retry later.",
+                )
+                .with_code("rate_limit_exceeded");
+                let reply = self.error_shape.reply(&e);
+                self.state = State::Done;
+                BodyAction::Replace(reply.body)
             }
             State::UpstreamError { status, error_type } => {
                 let e = bedrock_error(*status, error_type.as_deref(), body);

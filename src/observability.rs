@@ -46,6 +46,8 @@ pub struct Summary {
     pub error_code: Option<String>,
     pub usage: Option<Usage>,
     pub stream: bool,
+    /// The key name and model were set as filter state when the request was forwarded.
+    pub request_state_set: bool,
 }
 
 /// Keeps `[A-Za-z0-9_-]` and folds everything else (dots, colons, slashes) to `_`, so a
@@ -128,11 +130,8 @@ impl Recorder {
 /// `%FILTER_STATE(wasm.<name>:PLAIN)%` and by CEL-based rate-limit descriptors.
 pub fn filter_state(s: &Summary) -> Vec<(&'static str, String)> {
     let mut out = vec![("bedrock_outcome", s.outcome.name().to_string())];
-    if let Some(model) = &s.model {
-        out.push(("bedrock_model", model.clone()));
-    }
-    if let Some(key) = &s.key_name {
-        out.push(("bedrock_key_name", key.clone()));
+    if !s.request_state_set {
+        out.extend(request_state(s.key_name.as_deref(), s.model.as_deref()));
     }
     if let Some(u) = &s.usage {
         out.push(("bedrock_input_tokens", u.prompt_tokens().to_string()));
@@ -141,6 +140,19 @@ pub fn filter_state(s: &Summary) -> Vec<(&'static str, String)> {
             "bedrock_cached_tokens",
             u.cache_read_input_tokens.unwrap_or(0).to_string(),
         ));
+    }
+    out
+}
+
+/// The filter state a request carries as it goes to Bedrock (the key's name and the model),
+/// for rate-limit descriptors evaluated before the answer; `filter_state` adds the rest.
+pub fn request_state(key_name: Option<&str>, model: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(model) = model {
+        out.push(("bedrock_model", model.to_string()));
+    }
+    if let Some(key) = key_name {
+        out.push(("bedrock_key_name", key.to_string()));
     }
     out
 }
@@ -167,6 +179,7 @@ mod tests {
                 cache_write_input_tokens: None,
             }),
             stream: true,
+            request_state_set: false,
         }
     }
 

@@ -85,6 +85,9 @@ impl Http {
         for (name, value) in &upstream.set_headers {
             host::set_header(MapType::HttpRequestHeaders, name, value);
         }
+        for (name, value) in &upstream.filter_state {
+            host::set_filter_state(name, value);
+        }
     }
 
     fn respond(&mut self, reply: &LocalReply) -> Action {

@@ -12,6 +12,8 @@ pub struct UpstreamRequest {
     pub set_headers: Vec<(String, String)>,
     pub remove_headers: Vec<String>,
     pub body: Vec<u8>,
+    /// Envoy filter state to set before the request goes on (for rate-limit descriptors).
+    pub filter_state: Vec<(&'static str, String)>,
 }
 
 /// Where a request goes and what it carries.

@@ -1,9 +1,8 @@
 """RATELIMIT_SERVICE: Envoy's global rate limit filter with descriptors from the filter's filter
 state, against a small gRPC rate limit service (rate_limit_service.py) that records the calls.
 
-Tests marked NEEDS_REQUEST_TIME_STATE wait for the filter to set its key and model filter state
-before the request goes to Bedrock (today it sets them when the request is logged): see
-docs/policies.md. They are strict xfails, so they fail loudly once that lands."""
+The filter sets its key and model filter state as the request goes to Bedrock, so the
+request-time descriptors see them."""
 
 import json
 import time
@@ -16,8 +15,6 @@ from conftest import HAIKU, Gateway, free_port, gateway_env
 from rate_limit_service import RateLimitService
 
 TEAM_A, TEAM_B = "key-of-team-a", "key-of-team-b"
-NEEDS_REQUEST_TIME_STATE = pytest.mark.xfail(
-    strict=True, reason="the filter sets wasm.bedrock_key_name / wasm.bedrock_model only in on_log")
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +105,6 @@ def test_no_secret_reaches_the_rate_limit_service(limited, rls):
     assert TEAM_A not in sent and "team-a" in sent
 
 
-@NEEDS_REQUEST_TIME_STATE
 def test_request_time_descriptors_check_budgets_before_bedrock(limited, rls, emulator):
     limited.client(api_key=TEAM_A).chat.completions.create(model=HAIKU, messages=[{"role": "user", "content": "x"}])
     first = rls.requests[0]
@@ -120,7 +116,6 @@ def test_request_time_descriptors_check_budgets_before_bedrock(limited, rls, emu
     charged(rls)  # the charge follows; waited for so that it does not land in the next test
 
 
-@NEEDS_REQUEST_TIME_STATE
 def test_over_limit_is_a_429_in_openai_shape_and_nothing_is_forwarded(limited, rls, emulator):
     rls.limit([("bedrock_key_tokens", "team-a")], 5)
     client = limited.client(api_key=TEAM_A)
@@ -139,7 +134,6 @@ def test_over_limit_is_a_429_in_openai_shape_and_nothing_is_forwarded(limited, r
     limited.client(api_key=TEAM_B).chat.completions.create(model=HAIKU, messages=[{"role": "user", "content": "b"}])
 
 
-@NEEDS_REQUEST_TIME_STATE
 def test_unreachable_service_fails_open(emulator, tmp_path):
     gw = Gateway(gateway_env(emulator, RATELIMIT_SERVICE=f"127.0.0.1:{free_port()}"))
     try:
