@@ -2,6 +2,7 @@
 //! variables the VM may read (`vm_config.environment_variables.host_env_keys`). Validated once
 //! at load time so a bad configuration stops the filter instead of serving wrongly.
 
+use crate::converse::guardrail::{GuardrailPolicy, RawGuardrailPolicy};
 use crate::error::ApiError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -94,6 +95,8 @@ pub struct Config {
     pub responses_item_store: ItemStore,
     /// Serving Bedrock Runtime's own API (`/model/{id}/...`) to clients with a gateway key.
     pub bedrock_passthrough: bool,
+    /// Bedrock Guardrails on Converse requests: for every key, per key, per request if allowed.
+    pub guardrail: GuardrailPolicy,
 }
 
 /// The ring of output items kept in Envoy's shared data (see `translate::responses::item_store`).
@@ -208,6 +211,7 @@ struct RawConfig {
     image_fetch_max_bytes: Option<usize>,
     image_fetch_allowed_hosts: Option<Vec<String>>,
     responses_item_store: Option<RawItemStore>,
+    guardrail: Option<RawGuardrailPolicy>,
 }
 
 /// Where the model list comes from.
@@ -407,6 +411,7 @@ impl Config {
             },
             &get,
         )?;
+        let guardrail = guardrail(raw.guardrail, &client_keys)?;
         Ok(Config {
             region,
             runtime_host,
@@ -437,6 +442,7 @@ impl Config {
             responses_item_store: item_store(raw.responses_item_store)?,
             // On only where client keys guard it, unless the operator says otherwise.
             bedrock_passthrough: raw.bedrock_passthrough.unwrap_or(client_auth),
+            guardrail,
         })
     }
 
@@ -487,6 +493,15 @@ impl Config {
             .map(String::as_str)
             .unwrap_or(requested)
     }
+}
+
+/// The `guardrail` object; per-key entries must name configured keys.
+fn guardrail(
+    raw: Option<RawGuardrailPolicy>,
+    keys: &[ClientKey],
+) -> Result<GuardrailPolicy, String> {
+    let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+    GuardrailPolicy::load(raw, &names)
 }
 
 struct ImageFetchRaw {

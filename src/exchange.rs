@@ -650,6 +650,7 @@ impl Exchange {
             request_id,
             now,
             recall_item: if use_store { Some(&recall) } else { None },
+            key_name: self.key_name.as_deref(),
         };
         let translated = match endpoint {
             Endpoint::ChatCompletions => chat::translate(body, &ctx),

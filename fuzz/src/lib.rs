@@ -222,6 +222,7 @@ pub fn request(data: &[u8]) {
         request_id: "fuzz",
         now: now(),
         recall_item: Some(&recall),
+        key_name: None,
     };
     let translated = if api % 2 == 0 {
         chat::translate(body, &ctx)
@@ -432,6 +433,7 @@ fn stream_reply(api: u8, config: &Config) -> Box<dyn StreamTranslator> {
                 request_id: "fuzz",
                 now: now(),
                 recall_item: None,
+                key_name: None,
             };
             let body = json!({"model": "claude", "stream": true, "input": "hi",
                               "tools": [{"type": "function", "name": "f", "parameters": {}}]});

@@ -26,6 +26,8 @@ pub struct RequestContext<'a> {
     /// Looks up an output item this gateway returned earlier (for Responses `item_reference`);
     /// `None` when the item store is off.
     pub recall_item: Option<RecallItem<'a>>,
+    /// The name of the client key that sent the request (per-key guardrails).
+    pub key_name: Option<&'a str>,
 }
 
 /// Finds an output item the gateway returned earlier, by id.

@@ -102,5 +102,6 @@ pub fn assemble(parts: ConverseParts<'_>) -> Result<ConverseRequest, ApiError> {
         tool_config,
         additional_model_request_fields: (!extra.is_empty()).then_some(Value::Object(extra)),
         output_config,
+        guardrail_config: None,
     })
 }

@@ -8,13 +8,24 @@ pub mod stream;
 pub mod wire;
 
 use crate::api::{AnswerTranslator, JsonTranslator, RequestContext, Translated};
+use crate::converse::guardrail;
 use crate::error::ApiError;
 use answer::{converse_to_chat, CompletionMeta};
 use request::{chat_to_converse, parse_chat_request};
 use stream::ChatStream;
 
 pub fn translate(body: &[u8], ctx: &RequestContext<'_>) -> Result<Translated, ApiError> {
-    let translation = parse_chat_request(body).and_then(|req| chat_to_converse(req, ctx.config))?;
+    let mut req = parse_chat_request(body)?;
+    let requested = guardrail::take_requested(&mut req.other, req.extra_body.as_mut());
+    let stream = req.stream.unwrap_or(false);
+    let guardrail_config = guardrail::converse_config(
+        &ctx.config.guardrail,
+        ctx.key_name,
+        requested.as_ref(),
+        stream,
+    )?;
+    let mut translation = chat_to_converse(req, ctx.config)?;
+    translation.converse.guardrail_config = guardrail_config;
     let meta = CompletionMeta {
         id: format!("chatcmpl-{}", ctx.request_id),
         model: translation.requested_model.clone(),

@@ -16,6 +16,7 @@ pub mod stream;
 use crate::api::{AnswerTranslator, RequestContext, Translated};
 use crate::bedrock::model_id::{converse_path, runtime_path, validate_model_id};
 use crate::capabilities::{self, base_model_id, Family};
+use crate::converse::guardrail;
 use crate::error::ApiError;
 use answer::{CountTokensAnswer, MessageAnswer};
 use base64::Engine;
@@ -68,11 +69,19 @@ pub fn translate(
 
 /// A model that is not Claude: the request through Converse, the answer back as Anthropic's.
 fn through_converse(
-    req: request::MessagesRequest,
+    mut req: request::MessagesRequest,
     model_id: String,
     ctx: &RequestContext<'_>,
 ) -> Result<Translated, ApiError> {
-    let converse = converse_request::to_converse(req.body, &model_id, ctx.config)?;
+    let requested = guardrail::take_requested(&mut req.body, None);
+    let guardrail_config = guardrail::converse_config(
+        &ctx.config.guardrail,
+        ctx.key_name,
+        requested.as_ref(),
+        req.stream,
+    )?;
+    let mut converse = converse_request::to_converse(req.body, &model_id, ctx.config)?;
+    converse.guardrail_config = guardrail_config;
     let id = format!("msg_{}", ctx.request_id);
     let answer = if req.stream {
         let stream = converse_answer::converse_messages_stream(id, req.model);
@@ -157,6 +166,7 @@ mod tests {
             request_id: "r1",
             now: fixed_now(),
             recall_item: None,
+            key_name: None,
         }
     }
 

@@ -14,6 +14,7 @@ pub mod wire;
 
 use crate::api::responses::wire::{Input, ResponsesRequest};
 use crate::api::{AnswerTranslator, JsonTranslator, RecallItem, RequestContext, Translated};
+use crate::converse::guardrail;
 use crate::error::ApiError;
 use item_store::Turn;
 use output::ResponseMeta;
@@ -29,7 +30,15 @@ pub fn translate(body: &[u8], ctx: &RequestContext<'_>) -> Result<Translated, Ap
         Some(recall) => Some(continue_turn(&mut req, recall, &id)?),
         None => None,
     };
-    let translation = to_converse(req, ctx.config)?;
+    let requested = guardrail::take_requested(&mut req.other, None);
+    let guardrail_config = guardrail::converse_config(
+        &ctx.config.guardrail,
+        ctx.key_name,
+        requested.as_ref(),
+        req.stream.unwrap_or(false),
+    )?;
+    let mut translation = to_converse(req, ctx.config)?;
+    translation.converse.guardrail_config = guardrail_config;
     let meta = ResponseMeta {
         id,
         model: translation.requested_model.clone(),
@@ -179,6 +188,7 @@ mod tests {
             request_id: "r1",
             now: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
             recall_item: recall,
+            key_name: None,
         };
         let translated = translate(body, &ctx)?;
         Ok(serde_json::from_slice(&translated.body).unwrap())
@@ -223,6 +233,7 @@ mod tests {
             request_id: "same",
             now: UNIX_EPOCH + Duration::new(secs, nanos),
             recall_item: None,
+            key_name: None,
         };
         let (a, b) = (
             response_id(&at(1_800_000_000, 1)),
@@ -239,6 +250,7 @@ mod tests {
             request_id: "r2",
             now: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
             recall_item: Some(recall),
+            key_name: None,
         };
         translate(body.to_string().as_bytes(), &ctx).unwrap()
     }
