@@ -24,7 +24,8 @@ Anthropic semantics (anthropic_invoke.py).
 
 Test hooks (no auth): GET /_emulator/health, GET /_emulator/requests,
 POST /_emulator/reset, GET|POST|DELETE /_emulator/script (scripted turns, script.py),
-GET/POST /_emulator/failures (scripted failures, scripted_failures.py).
+GET/POST /_emulator/failures (scripted failures, scripted_failures.py),
+GET/POST /_emulator/guardrails (known guardrails, guardrails.py; env EMULATOR_GUARDRAILS).
 """
 
 import argparse
@@ -51,7 +52,8 @@ from aws_errors import AwsError, validation  # noqa: E402
 from converse_validation import validate_converse  # noqa: E402
 from embeddings import invoke_embedding  # noqa: E402
 from eventstream_encode import event_frame, exception_frame  # noqa: E402
-from scenarios import CacheStore, build_answer, converse_body, stream_events  # noqa: E402
+from guardrails import GuardrailStore  # noqa: E402
+from scenarios import Answer, CacheStore, build_answer, converse_body, stream_events  # noqa: E402
 from script import ScriptStore, parse_script  # noqa: E402
 from scripted_failures import FailureScript, fail  # noqa: E402
 from sigv4_check import AuthConfig, authenticate  # noqa: E402
@@ -71,6 +73,7 @@ class State:
         self.cache = CacheStore()
         self.script = ScriptStore()
         self.failures = FailureScript()
+        self.guardrails = GuardrailStore.from_env()
         self._records = []
         self._lock = threading.Lock()
 
@@ -89,6 +92,7 @@ class State:
         self.cache.clear()
         self.script.clear()
         self.failures.clear()
+        self.guardrails.reset()
 
 
 class PieceWriter:
@@ -267,6 +271,10 @@ class Handler(BaseHTTPRequestHandler):
             if self.command == "POST":
                 return self._send_json(*self.state.failures.arm(self._admin_body))
             return self._send_json(200, self.state.failures.pending())
+        if path == "/_emulator/guardrails":
+            if self.command == "POST":
+                return self._send_json(*self.state.guardrails.add(self._admin_body))
+            return self._send_json(200, self.state.guardrails.listing())
         return self._send_json(404, {"message": "unknown emulator endpoint"})
 
     def _script_admin(self):
@@ -341,7 +349,13 @@ class Handler(BaseHTTPRequestHandler):
                              "Retry your request with the ID or ARN of an inference profile that contains this model.")
         validate_converse(parsed, model)
         streaming = op == "converse-stream"
-        ans = build_answer(parsed, model, model_id, self.state.cache, streaming, self.state.script)
+        guardrail = self.state.guardrails.resolve(parsed, self.state.auth.region, streaming)
+        if guardrail and guardrail.blocks_input(parsed):
+            ans = Answer(blocks=[], stop_reason="guardrail_intervened", usage={}, scenario="guardrail_input")
+        else:
+            ans = build_answer(parsed, model, model_id, self.state.cache, streaming, self.state.script)
+        if guardrail:
+            guardrail.apply(ans)
         rec["scenario"] = ans.scenario
         if ans.first_byte_delay:
             time.sleep(ans.first_byte_delay)
@@ -404,7 +418,10 @@ class Handler(BaseHTTPRequestHandler):
                 out.flush()
                 time.sleep(ans.pause_after_first_delta)
         latency = max(1, int((time.monotonic() - started) * 1000))
-        out.write(event_frame("metadata", {"usage": ans.usage, "metrics": {"latencyMs": latency}}, rng))
+        metadata = {"usage": ans.usage, "metrics": {"latencyMs": latency}}
+        if ans.trace:
+            metadata["trace"] = ans.trace
+        out.write(event_frame("metadata", metadata, rng))
         out.flush()
         # Lets tests prove a client saw early chunks before the upstream stream ended; set
         # before the last chunk so a client that read the whole stream never sees False.

@@ -59,6 +59,7 @@ class Answer:
     truncate: bool = False
     corrupt_crc: bool = False
     one_word_deltas: bool = False
+    trace: dict | None = None  # Converse `trace` (guardrails.py)
 
 
 def find_scenario(messages):
@@ -428,6 +429,8 @@ def converse_body(ans: Answer, latency_ms: int) -> dict:
     }
     if ans.additional_fields:
         out["additionalModelResponseFields"] = ans.additional_fields
+    if ans.trace:
+        out["trace"] = ans.trace
     return out
 
 
