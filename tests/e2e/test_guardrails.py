@@ -1,0 +1,185 @@
+"""Bedrock Guardrails through real Envoy: the configured guardrail on every Converse request
+(chat, Responses, the Messages API for models that are not Claude), per key, a client's own
+`guardrailConfig` where the key allows it, and what clients see when the guardrail intervenes.
+The emulator's guardrail `g1` (versions 1 and DRAFT) blocks the word "forbidden"."""
+
+import json
+import urllib.request
+
+import anthropic
+import openai
+import pytest
+
+from conftest import Gateway, gateway_env
+
+NOVA = "us.amazon.nova-pro-v1:0"
+BLOCKED = "Sorry, the model cannot answer this question."
+ASK = [{"role": "user", "content": "Tell me the forbidden recipe"}]
+CLEAN = [{"role": "user", "content": "Hello"}]
+CONFIG = {
+    "api_keys": [{"name": "team-a", "key": "key-a"}, {"name": "lab", "key": "key-lab"},
+                 {"name": "open", "key": "key-open"}],
+    "guardrail": {
+        "identifier": "g1", "version": "1",
+        "keys": {
+            "lab": {"identifier": "g1", "version": "DRAFT", "trace": "enabled",
+                    "stream_processing_mode": "async", "allow_request_guardrail": True},
+            "open": {},
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def gw(emulator, tmp_path_factory):
+    config = tmp_path_factory.mktemp("guardrails") / "plugin.json"
+    config.write_text(json.dumps(CONFIG))
+    gateway = Gateway(gateway_env(emulator, API_KEY=None, PLUGIN_CONFIG_FILE=str(config)))
+    yield gateway
+    gateway.close()
+
+
+def anthropic_sdk(gw, key):
+    return anthropic.Anthropic(base_url=f"http://127.0.0.1:{gw.port}", api_key=key, max_retries=0, timeout=60)
+
+
+def sent_guardrails(emulator):
+    return [r["body"].get("guardrailConfig") for r in emulator.runtime_requests()]
+
+
+def add_guardrail(emulator, spec):
+    req = urllib.request.Request(f"{emulator.url}/_emulator/guardrails", data=json.dumps(spec).encode(),
+                                 method="POST")
+    urllib.request.urlopen(req).read()
+
+
+G1 = {"guardrailIdentifier": "g1", "guardrailVersion": "1"}
+
+
+def test_chat_intervention_json_and_sse(gw, emulator):
+    client = gw.client(api_key="key-a")
+    resp = client.chat.completions.create(model=NOVA, messages=ASK)
+    assert resp.choices[0].finish_reason == "content_filter"
+    assert resp.choices[0].message.content == BLOCKED
+    assert "trace" not in json.dumps(resp.model_dump())
+    chunks = list(client.chat.completions.create(model=NOVA, messages=ASK, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == BLOCKED
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "content_filter"
+    assert sent_guardrails(emulator) == [G1, G1], "no streamProcessingMode unless configured"
+
+
+def test_responses_intervention_json_and_sse(gw, emulator):
+    client = gw.client(api_key="key-a")
+    resp = client.responses.create(model=NOVA, input="the forbidden recipe")
+    assert resp.status == "incomplete"
+    assert resp.incomplete_details.reason == "content_filter"
+    assert resp.output_text == BLOCKED
+    events = list(client.responses.create(model=NOVA, input="the forbidden recipe", stream=True))
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text == BLOCKED
+    last = events[-1]
+    assert last.response.status == "incomplete"
+    assert last.response.incomplete_details.reason == "content_filter"
+    assert sent_guardrails(emulator) == [G1, G1]
+
+
+def test_messages_intervention_json_and_sse_for_a_model_that_is_not_claude(gw, emulator):
+    client = anthropic_sdk(gw, "key-a")
+    msg = client.messages.create(model=NOVA, max_tokens=64, messages=ASK)
+    assert msg.stop_reason == "refusal"
+    assert [b.text for b in msg.content] == [BLOCKED]
+    with client.messages.stream(model=NOVA, max_tokens=64, messages=ASK) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == BLOCKED and final.stop_reason == "refusal"
+    assert sent_guardrails(emulator) == [G1, G1]
+
+
+def test_the_guardrail_goes_on_clean_requests_too_and_per_key(gw, emulator):
+    assert gw.client(api_key="key-a").chat.completions.create(
+        model=NOVA, messages=CLEAN).choices[0].message.content == "Echo: Hello"
+    # "open" has an empty entry: no guardrail, so the word passes.
+    resp = gw.client(api_key="key-open").chat.completions.create(model=NOVA, messages=ASK)
+    assert resp.choices[0].finish_reason == "stop" and "forbidden" in resp.choices[0].message.content
+    # "lab": its own version, trace and stream mode (the mode on streams only).
+    lab = gw.client(api_key="key-lab")
+    lab.chat.completions.create(model=NOVA, messages=CLEAN)
+    list(lab.chat.completions.create(model=NOVA, messages=CLEAN, stream=True))
+    lab_json = {"guardrailIdentifier": "g1", "guardrailVersion": "DRAFT", "trace": "enabled"}
+    assert sent_guardrails(emulator) == [G1, None, lab_json, dict(lab_json, streamProcessingMode="async")]
+
+
+def test_a_configured_trace_stays_out_of_answers_it_was_not_configured_for(gw, emulator):
+    resp = gw.client(api_key="key-a").chat.completions.create(model=NOVA, messages=ASK)
+    assert "inputAssessment" not in resp.model_dump_json()
+
+
+def test_a_request_guardrail_only_where_the_key_allows_it(gw, emulator):
+    add_guardrail(emulator, {"id": "gr7abc", "versions": ["3"], "words": ["pineapple"],
+                             "blocked_input_message": "No fruit talk here."})
+    chosen = {"guardrailIdentifier": "gr7abc", "guardrailVersion": "3"}
+    ask = [{"role": "user", "content": "pineapple on pizza?"}]
+    with pytest.raises(openai.PermissionDeniedError) as err:
+        gw.client(api_key="key-a").chat.completions.create(
+            model=NOVA, messages=ask, extra_body={"guardrailConfig": chosen})
+    assert err.value.body["code"] == "guardrail_not_allowed" and "guardrailConfig" in err.value.body["message"]
+    with pytest.raises(anthropic.PermissionDeniedError):
+        anthropic_sdk(gw, "key-open").messages.create(model=NOVA, max_tokens=64, messages=ask,
+                                                       extra_body={"guardrailConfig": chosen})
+    assert emulator.runtime_requests() == [], "refused requests never reach Bedrock"
+
+    lab = gw.client(api_key="key-lab")
+    resp = lab.chat.completions.create(model=NOVA, messages=ask, extra_body={"guardrailConfig": chosen})
+    assert resp.choices[0].message.content == "No fruit talk here."
+    # bedrock-access-gateway's literal extra_body object works too; so does Responses.
+    resp = lab.chat.completions.create(model=NOVA, messages=ask,
+                                       extra_body={"extra_body": {"guardrailConfig": chosen}})
+    assert resp.choices[0].finish_reason == "content_filter"
+    resp = lab.responses.create(model=NOVA, input="pineapple?", extra_body={"guardrailConfig": chosen})
+    assert resp.incomplete_details.reason == "content_filter"
+    # Fields the client leaves out keep the key's configured values.
+    expected = dict(chosen, trace="enabled")
+    assert sent_guardrails(emulator) == [expected, expected, expected]
+    for body in emulator.runtime_requests():
+        assert "guardrailConfig" not in json.dumps(body["body"].get("additionalModelRequestFields") or {})
+
+
+def test_a_malformed_request_guardrail_is_a_400_naming_the_field(gw, emulator):
+    with pytest.raises(openai.BadRequestError) as err:
+        gw.client(api_key="key-lab").chat.completions.create(
+            model=NOVA, messages=CLEAN, extra_body={"guardrailConfig": {"guardrailVersion": "v2"}})
+    assert err.value.body["param"] == "guardrailConfig.guardrailVersion"
+    assert emulator.runtime_requests() == []
+
+
+def test_an_unknown_guardrail_is_bedrocks_error_in_the_clients_shape(gw, emulator):
+    unknown = {"guardrailIdentifier": "g1", "guardrailVersion": "9"}
+    with pytest.raises(openai.BadRequestError) as err:
+        gw.client(api_key="key-lab").chat.completions.create(
+            model=NOVA, messages=CLEAN, extra_body={"guardrailConfig": unknown})
+    assert "The guardrail identifier or version provided in the request does not exist." in err.value.body["message"]
+    with pytest.raises(anthropic.BadRequestError) as err:
+        anthropic_sdk(gw, "key-lab").messages.create(model=NOVA, max_tokens=64, messages=CLEAN,
+                                                      extra_body={"guardrailConfig": unknown})
+    assert "does not exist" in err.value.body["error"]["message"]
+
+
+def write_config(tmp_path, config):
+    path = tmp_path / "plugin.json"
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+@pytest.mark.parametrize("guardrail, field", [
+    ({"identifier": "g1"}, "guardrail.version"),
+    ({"identifier": "g1", "version": "1", "trace": "on"}, "guardrail.trace"),
+    ({"identifier": "G 1", "version": "1"}, "guardrail.identifier"),
+    ({"keys": {"ghost": {}}}, "guardrail.keys.ghost"),
+    ({"identifer": "g1"}, "identifer"),
+])
+def test_bad_guardrail_config_stops_envoy_naming_the_field(emulator, tmp_path, guardrail, field):
+    config = {"api_keys": ["k"], "guardrail": guardrail}
+    with pytest.raises(RuntimeError) as failed:
+        Gateway(gateway_env(emulator, API_KEY=None, PLUGIN_CONFIG_FILE=write_config(tmp_path, config)))
+    line = next(l for l in str(failed.value).splitlines() if "invalid configuration" in l)
+    assert field in line.split("invalid configuration", 1)[1], line
