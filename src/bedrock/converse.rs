@@ -208,6 +208,9 @@ pub struct ConverseResponse {
     pub stop_reason: String,
     #[serde(default)]
     pub usage: Usage,
+    /// Present only when the request asked for a guardrail trace.
+    #[serde(default)]
+    pub trace: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

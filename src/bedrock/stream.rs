@@ -147,6 +147,9 @@ pub struct Metadata {
     pub usage: Option<Usage>,
     #[serde(default)]
     pub metrics: Option<Metrics>,
+    /// Present only when the request asked for a guardrail trace.
+    #[serde(default)]
+    pub trace: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

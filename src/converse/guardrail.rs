@@ -171,6 +171,21 @@ impl GuardrailPolicy {
     }
 }
 
+/// The field of a client answer that carries Bedrock's guardrail trace (`trace.guardrail`).
+pub const TRACE_FIELD: &str = "guardrail_trace";
+
+/// Puts Bedrock's guardrail trace into a client answer object. Bedrock sends a trace only when
+/// the request's `guardrailConfig` asked for one (the key's `trace`, or the client's where
+/// allowed), so answers to requests without one never carry it.
+pub fn attach_trace(answer: &mut Value, converse_trace: Option<&Value>) {
+    let Some(trace) = converse_trace.and_then(|t| t.get("guardrail")) else {
+        return;
+    };
+    if let Some(obj) = answer.as_object_mut() {
+        obj.insert(TRACE_FIELD.into(), trace.clone());
+    }
+}
+
 /// The field clients send (Bedrock's own name and shape, as LiteLLM takes it).
 pub const REQUEST_FIELD: &str = "guardrailConfig";
 
@@ -421,6 +436,17 @@ mod tests {
         }
         let err = policy(json!({"identifer":"gr1"}), &[]).unwrap_err();
         assert!(err.contains("identifer"), "{err}");
+    }
+
+    #[test]
+    fn only_a_guardrail_trace_bedrock_sent_reaches_the_answer() {
+        let mut answer = json!({"id": "x"});
+        attach_trace(&mut answer, None);
+        attach_trace(&mut answer, Some(&json!({"promptRouter": {}})));
+        assert_eq!(answer, json!({"id": "x"}));
+        let trace = json!({"guardrail": {"inputAssessment": {"g1": {}}}});
+        attach_trace(&mut answer, Some(&trace));
+        assert_eq!(answer[TRACE_FIELD], trace["guardrail"]);
     }
 
     #[test]

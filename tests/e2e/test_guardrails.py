@@ -109,9 +109,38 @@ def test_the_guardrail_goes_on_clean_requests_too_and_per_key(gw, emulator):
     assert sent_guardrails(emulator) == [G1, None, lab_json, dict(lab_json, streamProcessingMode="async")]
 
 
-def test_a_configured_trace_stays_out_of_answers_it_was_not_configured_for(gw, emulator):
-    resp = gw.client(api_key="key-a").chat.completions.create(model=NOVA, messages=ASK)
-    assert "inputAssessment" not in resp.model_dump_json()
+def word_matches(trace):
+    return [w["match"] for w in trace["inputAssessment"]["g1"]["wordPolicy"]["customWords"]]
+
+
+def test_a_configured_trace_reaches_the_client_as_guardrail_trace(gw, emulator):
+    lab = gw.client(api_key="key-lab")
+    resp = lab.chat.completions.create(model=NOVA, messages=ASK)
+    assert word_matches(resp.model_extra["guardrail_trace"]) == ["forbidden"]
+    chunks = list(lab.chat.completions.create(model=NOVA, messages=ASK, stream=True))
+    traced = [c for c in chunks if (c.model_extra or {}).get("guardrail_trace")]
+    assert len(traced) == 1 and traced[0].choices == [] and chunks[-1] is traced[0]
+    assert word_matches(traced[0].model_extra["guardrail_trace"]) == ["forbidden"]
+    resp = lab.responses.create(model=NOVA, input="the forbidden recipe")
+    assert word_matches(resp.model_extra["guardrail_trace"]) == ["forbidden"]
+    done = list(lab.responses.create(model=NOVA, input="the forbidden recipe", stream=True))[-1]
+    assert word_matches(done.response.model_extra["guardrail_trace"]) == ["forbidden"]
+    claude_sdk = anthropic_sdk(gw, "key-lab")
+    msg = claude_sdk.messages.create(model=NOVA, max_tokens=64, messages=ASK)
+    assert word_matches(msg.model_extra["guardrail_trace"]) == ["forbidden"]
+    events = list(claude_sdk.messages.create(model=NOVA, max_tokens=64, messages=ASK, stream=True))
+    [delta] = [e for e in events if e.type == "message_delta"]
+    assert word_matches(delta.model_extra["guardrail_trace"]) == ["forbidden"]
+
+
+def test_no_trace_where_none_is_configured(gw, emulator):
+    client = gw.client(api_key="key-a")
+    resp = client.chat.completions.create(model=NOVA, messages=ASK)
+    chunks = list(client.chat.completions.create(model=NOVA, messages=ASK, stream=True))
+    msg = anthropic_sdk(gw, "key-a").messages.create(model=NOVA, max_tokens=64, messages=ASK)
+    for answer in [resp, msg, *chunks]:
+        assert "guardrail_trace" not in (answer.model_extra or {})
+        assert "inputAssessment" not in answer.model_dump_json()
 
 
 def test_a_request_guardrail_only_where_the_key_allows_it(gw, emulator):

@@ -1,6 +1,7 @@
 //! Bedrock Converse response → OpenAI `chat.completion`, and Bedrock error bodies → OpenAI errors.
 
 use crate::bedrock::converse::{ConverseResponse, Usage};
+use crate::converse::guardrail;
 use crate::error::ApiError;
 use serde_json::{json, Value};
 
@@ -76,7 +77,7 @@ pub fn converse_to_chat(body: &[u8], meta: &CompletionMeta) -> Result<Value, Api
             obj.insert("thinking_blocks".into(), Value::Array(thinking_blocks));
         }
     }
-    Ok(json!({
+    let mut answer = json!({
         "id": meta.id,
         "object": "chat.completion",
         "created": meta.created,
@@ -89,7 +90,9 @@ pub fn converse_to_chat(body: &[u8], meta: &CompletionMeta) -> Result<Value, Api
             "finish_reason": finish,
         }],
         "usage": chat_usage(&response.usage),
-    }))
+    });
+    guardrail::attach_trace(&mut answer, response.trace.as_ref());
+    Ok(answer)
 }
 
 fn is_response_tool(tool: &Value, meta: &CompletionMeta) -> bool {

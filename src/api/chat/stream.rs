@@ -158,6 +158,7 @@ impl ChatEvents {
                     self.usage = Some(usage);
                 }
                 self.write_usage_if_due(out);
+                self.write_trace(out, meta.trace.as_ref());
             }
             StreamEvent::ContentBlockStop(_) | StreamEvent::Unknown(_) => {}
         }
@@ -285,6 +286,7 @@ impl ChatEvents {
             model: &self.opts.model,
             choices: &[],
             usage: Some(chat_usage(usage)),
+            guardrail_trace: None,
         };
         sse::push_data(out, &chunk);
         self.usage_sent = true;
@@ -307,6 +309,25 @@ impl ChatEvents {
                 finish_reason,
             }],
             usage: None,
+            guardrail_trace: None,
+        };
+        sse::push_data(out, &chunk);
+    }
+
+    /// Bedrock's guardrail trace (sent only when the request asked for it) in a chunk of its
+    /// own with no choices, like the usage chunk.
+    fn write_trace(&self, out: &mut Vec<u8>, trace: Option<&serde_json::Value>) {
+        let Some(trace) = trace.and_then(|t| t.get("guardrail")) else {
+            return;
+        };
+        let chunk = Chunk {
+            id: &self.opts.id,
+            object: "chat.completion.chunk",
+            created: self.opts.created,
+            model: &self.opts.model,
+            choices: &[],
+            usage: None,
+            guardrail_trace: Some(trace.clone()),
         };
         sse::push_data(out, &chunk);
     }
@@ -321,6 +342,9 @@ struct Chunk<'a> {
     choices: &'a [Choice<'a>],
     #[serde(skip_serializing_if = "Option::is_none")]
     usage: Option<serde_json::Value>,
+    /// `converse::guardrail::TRACE_FIELD`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    guardrail_trace: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]

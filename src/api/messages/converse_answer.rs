@@ -5,6 +5,7 @@ use crate::api::messages::errors;
 use crate::api::JsonTranslator;
 use crate::bedrock::converse::{ConverseResponse, Usage};
 use crate::bedrock::stream::{ContentBlockStart, Delta, EventReader, StreamEvent};
+use crate::converse::guardrail;
 use crate::error::ApiError;
 use crate::sse;
 use crate::stream::driver::{EventHandler, Flow, StreamDriver};
@@ -59,11 +60,12 @@ impl JsonTranslator for ConverseMessage {
                 }
             }
         }
-        let message = json!({
+        let mut message = json!({
             "id": self.id, "type": "message", "role": "assistant", "model": self.model,
             "content": content, "stop_reason": stop_reason(&answer.stop_reason),
             "stop_sequence": null, "usage": usage_json(&answer.usage),
         });
+        guardrail::attach_trace(&mut message, answer.trace.as_ref());
         Ok(message.to_string().into_bytes())
     }
 }
@@ -86,6 +88,8 @@ pub struct ConverseEvents {
     next_index: u32,
     stop: Option<&'static str>,
     usage: Option<Usage>,
+    /// Bedrock's trace from the metadata event (only when the request asked for one).
+    trace: Option<Value>,
 }
 
 /// ConverseStream → Anthropic SSE, fed as bytes arrive.
@@ -100,6 +104,7 @@ pub fn converse_messages_stream(id: String, model: String) -> ConverseMessagesSt
         next_index: 0,
         stop: None,
         usage: None,
+        trace: None,
     })
 }
 
@@ -212,9 +217,10 @@ impl ConverseEvents {
 
     fn finish_message(&mut self, out: &mut Vec<u8>) {
         let usage = self.usage.clone().unwrap_or_default();
-        let delta = json!({"type": "message_delta",
+        let mut delta = json!({"type": "message_delta",
             "delta": {"stop_reason": self.stop.unwrap_or("end_turn"), "stop_sequence": null},
             "usage": usage_json(&usage)});
+        guardrail::attach_trace(&mut delta, self.trace.as_ref());
         sse::push_event(out, "message_delta", &delta);
         sse::push_event(out, "message_stop", &json!({"type": "message_stop"}));
     }
@@ -242,6 +248,7 @@ impl EventHandler for ConverseEvents {
             }
             StreamEvent::Metadata(meta) => {
                 self.usage = meta.usage;
+                self.trace = meta.trace;
                 if self.stop.is_some() {
                     self.finish_message(out);
                     return Flow::Complete;

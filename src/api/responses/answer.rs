@@ -4,6 +4,7 @@ use crate::api::responses::output::{
     call_item, final_status, item_prefix, message_item, reasoning_item, seal, ResponseMeta,
 };
 use crate::bedrock::converse::{ConverseResponse, ReasoningBlock, ReasoningText};
+use crate::converse::guardrail;
 use crate::error::ApiError;
 use serde_json::Value;
 
@@ -70,13 +71,15 @@ pub fn converse_to_response(body: &[u8], meta: &ResponseMeta) -> Result<Value, A
             "completed",
         ));
     }
-    Ok(meta.response(
+    let mut answer = meta.response(
         final_status(&response.stop_reason),
         &output,
         Some(&response.usage),
         Some(&response.stop_reason),
         None,
-    ))
+    );
+    guardrail::attach_trace(&mut answer, response.trace.as_ref());
+    Ok(answer)
 }
 
 /// The input of a call to the `text.format` answer tool, as JSON text.

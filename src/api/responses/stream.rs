@@ -25,6 +25,7 @@ use crate::api::responses::output::{
 use crate::api::responses::tools::{custom_input, CallKind, ToolTarget};
 use crate::bedrock::converse::{ReasoningBlock, ReasoningText, Usage};
 use crate::bedrock::stream::{ContentBlockStart, Delta, EventReader, StreamEvent};
+use crate::converse::guardrail;
 use crate::error::ApiError;
 use crate::sse;
 use crate::stream::driver::{EventHandler, Flow, StreamDriver};
@@ -85,6 +86,8 @@ pub struct ResponsesEvents {
     output: Vec<Value>,
     stop_reason: Option<String>,
     usage: Option<Usage>,
+    /// Bedrock's trace from the metadata event (only when the request asked for one).
+    trace: Option<Value>,
 }
 
 /// ConverseStream → Responses events, fed as bytes arrive.
@@ -100,6 +103,7 @@ impl ResponsesStream {
             output: Vec::new(),
             stop_reason: None,
             usage: None,
+            trace: None,
         })
     }
 
@@ -186,6 +190,7 @@ impl ResponsesEvents {
                 if let Some(usage) = meta.usage {
                     self.usage = Some(usage);
                 }
+                self.trace = meta.trace.or(self.trace.take());
                 if self.phase == Phase::Stopped {
                     self.complete(out);
                 }
@@ -445,13 +450,14 @@ impl ResponsesEvents {
     fn complete(&mut self, out: &mut Vec<u8>) {
         let stop_reason = self.stop_reason.as_deref().unwrap_or("end_turn");
         let usage = self.usage.clone().unwrap_or_default();
-        let response = self.meta.response(
+        let mut response = self.meta.response(
             final_status(stop_reason),
             &self.output,
             Some(&usage),
             Some(stop_reason),
             None,
         );
+        guardrail::attach_trace(&mut response, self.trace.as_ref());
         self.emit(out, "response.completed", json!({ "response": response }));
         self.phase = Phase::Done;
     }
