@@ -196,8 +196,12 @@ pub fn take_requested(
     top: &mut Map<String, Value>,
     extra_body: Option<&mut Map<String, Value>>,
 ) -> Option<Value> {
-    let from_extra = extra_body.and_then(|e| e.remove(REQUEST_FIELD));
-    top.remove(REQUEST_FIELD).or(from_extra)
+    // `null` is the same as leaving the field out.
+    let given = |v: &Value| !v.is_null();
+    let from_extra = extra_body
+        .and_then(|e| e.remove(REQUEST_FIELD))
+        .filter(given);
+    top.remove(REQUEST_FIELD).filter(given).or(from_extra)
 }
 
 fn forbidden() -> ApiError {

@@ -10,7 +10,7 @@ import anthropic
 import openai
 import pytest
 
-from conftest import Gateway, gateway_env
+from conftest import HAIKU, Gateway, gateway_env
 
 NOVA = "us.amazon.nova-pro-v1:0"
 BLOCKED = "Sorry, the model cannot answer this question."
@@ -166,6 +166,11 @@ def test_a_request_guardrail_only_where_the_key_allows_it(gw, emulator):
     assert resp.choices[0].finish_reason == "content_filter"
     resp = lab.responses.create(model=NOVA, input="pineapple?", extra_body={"guardrailConfig": chosen})
     assert resp.incomplete_details.reason == "content_filter"
+    # Claude on /v1/messages goes to InvokeModel, where no guardrail is sent: refused, not dropped.
+    with pytest.raises(anthropic.BadRequestError) as err:
+        anthropic_sdk(gw, "key-lab").messages.create(model=HAIKU, max_tokens=64, messages=ask,
+                                                      extra_body={"guardrailConfig": chosen})
+    assert "not supported for Claude" in err.value.body["error"]["message"]
     # Fields the client leaves out keep the key's configured values.
     expected = dict(chosen, trace="enabled")
     assert sent_guardrails(emulator) == [expected, expected, expected]

@@ -41,11 +41,12 @@ pub fn translate(
     ctx: &RequestContext<'_>,
     header_betas: Option<&str>,
 ) -> Result<Translated, ApiError> {
-    let req = request::parse(body)?;
+    let mut req = request::parse(body)?;
     let model_id = model_id(ctx, &req.model)?;
     if !speaks_anthropic(&model_id) {
         return through_converse(req, model_id, ctx);
     }
+    refuse_invoke_guardrail(&mut req, ctx)?;
     let invoke = request::to_invoke_body(req.body, &model_id, header_betas);
     let (action, answer) = if req.stream {
         let stream = stream::messages_stream(req.model);
@@ -65,6 +66,28 @@ pub fn translate(
         answer,
         turn: None,
     })
+}
+
+/// A client's `guardrailConfig` cannot be honoured on InvokeModel (the filter sends no guardrail
+/// headers there): refused as where it is not allowed, or as unsupported, never dropped.
+fn refuse_invoke_guardrail(
+    req: &mut request::MessagesRequest,
+    ctx: &RequestContext<'_>,
+) -> Result<(), ApiError> {
+    let Some(requested) = guardrail::take_requested(&mut req.body, None) else {
+        return Ok(());
+    };
+    guardrail::converse_config(
+        &ctx.config.guardrail,
+        ctx.key_name,
+        Some(&requested),
+        req.stream,
+    )?;
+    Err(ApiError::invalid_param(
+        guardrail::REQUEST_FIELD,
+        "'guardrailConfig' is not supported for Claude models on /v1/messages (they are served \
+         through InvokeModel, where this gateway applies no guardrail).",
+    ))
 }
 
 /// A model that is not Claude: the request through Converse, the answer back as Anthropic's.
@@ -221,5 +244,21 @@ mod tests {
             None,
         );
         assert_eq!(other.err().map(|e| e.status), Some(400));
+    }
+
+    #[test]
+    fn a_request_guardrail_for_claude_is_refused_never_dropped() {
+        let body = br#"{"model": "anthropic.claude-3-haiku-20240307-v1:0", "max_tokens": 9,
+                        "messages": [{"role": "user", "content": "hi"}],
+                        "guardrailConfig": {"guardrailIdentifier": "g1", "guardrailVersion": "1"}}"#;
+        let closed = open_config("{}");
+        let err = translate(body, &ctx(&closed), None).err().unwrap();
+        assert_eq!(err.status, 403);
+        let open = open_config(r#"{"guardrail": {"allow_request_guardrail": true}}"#);
+        let err = translate(body, &ctx(&open), None).err().unwrap();
+        assert_eq!(
+            (err.status, err.param.as_deref()),
+            (400, Some("guardrailConfig"))
+        );
     }
 }
