@@ -93,26 +93,57 @@ fn valid_version(version: &str) -> bool {
             && version.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Checks one setting; `field` names it in errors (`guardrail` or `guardrail.keys.<name>`).
-fn check(field: &str, g: &Guardrail) -> Result<(), String> {
+/// What the four settings are called where they are written.
+struct Names {
+    identifier: &'static str,
+    version: &'static str,
+    trace: &'static str,
+    stream_processing_mode: &'static str,
+}
+
+/// The plugin configuration's names.
+const CONFIG_NAMES: Names = Names {
+    identifier: "identifier",
+    version: "version",
+    trace: "trace",
+    stream_processing_mode: "stream_processing_mode",
+};
+
+/// Bedrock's names, which clients send.
+const REQUEST_NAMES: Names = Names {
+    identifier: "guardrailIdentifier",
+    version: "guardrailVersion",
+    trace: "trace",
+    stream_processing_mode: "streamProcessingMode",
+};
+
+/// Checks one setting: on failure the name of the setting at fault and what is wrong.
+fn check(g: &Guardrail, names: &Names) -> Result<(), (&'static str, String)> {
     match (&g.identifier, &g.version) {
         (Some(id), _) if !valid_identifier(id) => {
-            return Err(format!(
-                "{field}.identifier: {id:?} is not a guardrail id ([a-z0-9]+) or guardrail ARN"
+            return Err((
+                names.identifier,
+                format!("{id:?} is not a guardrail id ([a-z0-9]+) or guardrail ARN"),
             ))
         }
         (_, Some(v)) if !valid_version(v) => {
-            return Err(format!(
-                "{field}.version: {v:?} is not DRAFT or a version number"
+            return Err((
+                names.version,
+                format!("{v:?} is not DRAFT or a version number"),
             ))
         }
-        (Some(_), None) => return Err(format!("{field}.version: required with identifier")),
-        (None, Some(_)) => return Err(format!("{field}.identifier: required with version")),
+        (Some(_), None) => {
+            return Err((names.version, format!("required with {}", names.identifier)))
+        }
+        (None, Some(_)) => {
+            return Err((names.identifier, format!("required with {}", names.version)))
+        }
         _ => {}
     }
     if let Some(t) = g.trace.as_deref().filter(|t| !TRACE_VALUES.contains(t)) {
-        return Err(format!(
-            "{field}.trace: {t:?} is not one of enabled, disabled, enabled_full"
+        return Err((
+            names.trace,
+            format!("{t:?} is not one of enabled, disabled, enabled_full"),
         ));
     }
     if let Some(m) = g
@@ -120,11 +151,17 @@ fn check(field: &str, g: &Guardrail) -> Result<(), String> {
         .as_deref()
         .filter(|m| !STREAM_MODES.contains(m))
     {
-        return Err(format!(
-            "{field}.stream_processing_mode: {m:?} is not sync or async"
+        return Err((
+            names.stream_processing_mode,
+            format!("{m:?} is not sync or async"),
         ));
     }
     Ok(())
+}
+
+/// Checks a configured setting; `field` names it (`guardrail` or `guardrail.keys.<name>`).
+fn check_config(field: &str, g: &Guardrail) -> Result<(), String> {
+    check(g, &CONFIG_NAMES).map_err(|(name, problem)| format!("{field}.{name}: {problem}"))
 }
 
 fn from_raw(raw: RawGuardrail) -> Guardrail {
@@ -149,7 +186,7 @@ impl GuardrailPolicy {
             stream_processing_mode: raw.stream_processing_mode,
             allow_request_guardrail: raw.allow_request_guardrail,
         });
-        check("guardrail", &default)?;
+        check_config("guardrail", &default)?;
         let mut keys = BTreeMap::new();
         for (name, raw) in raw.keys {
             let field = format!("guardrail.keys.{name}");
@@ -157,7 +194,7 @@ impl GuardrailPolicy {
                 return Err(format!("{field}: no api_keys entry is named {name:?}"));
             }
             let g = from_raw(raw);
-            check(&field, &g)?;
+            check_config(&field, &g)?;
             keys.insert(name, g);
         }
         Ok(GuardrailPolicy { default, keys })
@@ -245,13 +282,8 @@ fn overlay(base: &Guardrail, requested: &Value) -> Result<Guardrail, ApiError> {
         };
         *slot = Some(text);
     }
-    check(REQUEST_FIELD, &g).map_err(|e| {
-        let e = e
-            .replace(".identifier", ".guardrailIdentifier")
-            .replace(".version", ".guardrailVersion")
-            .replace(".stream_processing_mode", ".streamProcessingMode");
-        let param = e.split(':').next().unwrap_or(REQUEST_FIELD).to_string();
-        ApiError::invalid_param(&param, format!("{e}."))
+    check(&g, &REQUEST_NAMES).map_err(|(name, problem)| {
+        invalid(name, format!("'{REQUEST_FIELD}.{name}': {problem}."))
     })?;
     Ok(g)
 }
