@@ -28,6 +28,8 @@ Facts modelled (sources in the comments where they apply):
   `action` BLOCKED, `detected`; `invocationMetrics`), as in the API reference's
   GuardrailTraceAssessment / GuardrailAssessment. enabled_full also lists words not detected.
   Tool results and tool definitions are not assessed (user guide, guardrails with Converse).
+- Not modelled: `async` stream processing (Bedrock then streams chunks before assessing them, so
+  an output intervention can follow text already sent); the emulator assesses first, as `sync`.
 """
 
 import json
