@@ -3,6 +3,7 @@
 //! at load time so a bad configuration stops the filter instead of serving wrongly.
 
 use crate::error::ApiError;
+use crate::policy::quota::Quota;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -50,6 +51,8 @@ pub struct ClientKey {
     pub key: String,
     /// Models this key may use (ids or aliases); empty means every allowed model.
     pub models: Vec<String>,
+    /// This key's own quota, instead of the default `quota`.
+    pub quota: Option<Quota>,
 }
 
 impl std::fmt::Debug for ClientKey {
@@ -94,6 +97,8 @@ pub struct Config {
     pub responses_item_store: ItemStore,
     /// Serving Bedrock Runtime's own API (`/model/{id}/...`) to clients with a gateway key.
     pub bedrock_passthrough: bool,
+    /// The quota of every client key without one of its own.
+    pub quota: Quota,
 }
 
 /// The ring of output items kept in Envoy's shared data (see `translate::responses::item_store`).
@@ -202,6 +207,7 @@ struct RawConfig {
     prompt_caching: Option<bool>,
     interleaved_thinking: Option<bool>,
     bedrock_passthrough: Option<bool>,
+    quota: Option<Quota>,
     image_fetch_cluster: Option<String>,
     image_fetch_http_cluster: Option<String>,
     image_fetch_timeout_ms: Option<u64>,
@@ -231,6 +237,8 @@ enum RawKey {
         key: String,
         #[serde(default)]
         models: Vec<String>,
+        #[serde(default)]
+        quota: Option<Quota>,
     },
 }
 
@@ -318,13 +326,23 @@ impl Config {
         match raw.api_keys {
             Some(keys) => {
                 for (i, key) in keys.into_iter().enumerate() {
-                    let (name, key, models) = match key {
+                    let (name, key, models, quota) = match key {
                         RawKey::Plain(key) => {
-                            (format!("key{}", i.saturating_add(1)), key, Vec::new())
+                            (format!("key{}", i.saturating_add(1)), key, Vec::new(), None)
                         }
-                        RawKey::Named { name, key, models } => (name, key, models),
+                        RawKey::Named {
+                            name,
+                            key,
+                            models,
+                            quota,
+                        } => (name, key, models, quota),
                     };
-                    client_keys.push(ClientKey { name, key, models });
+                    client_keys.push(ClientKey {
+                        name,
+                        key,
+                        models,
+                        quota,
+                    });
                 }
             }
             None => {
@@ -336,6 +354,7 @@ impl Config {
                             name,
                             key: key.to_string(),
                             models: Vec::new(),
+                            quota: None,
                         });
                     }
                 }
@@ -437,6 +456,7 @@ impl Config {
             responses_item_store: item_store(raw.responses_item_store)?,
             // On only where client keys guard it, unless the operator says otherwise.
             bedrock_passthrough: raw.bedrock_passthrough.unwrap_or(client_auth),
+            quota: raw.quota.unwrap_or_default(),
         })
     }
 
@@ -465,6 +485,16 @@ impl Config {
         found
             .map(Some)
             .ok_or_else(|| ApiError::unauthorized("Incorrect API key provided."))
+    }
+
+    /// The quota of the key named `key_name`; None when it has no limits.
+    pub fn quota_for(&self, key_name: &str) -> Option<Quota> {
+        let own = self
+            .client_keys
+            .iter()
+            .find(|k| k.name == key_name)
+            .and_then(|k| k.quota);
+        Some(own.unwrap_or(self.quota)).filter(|q| !q.is_unlimited())
     }
 
     /// Whether the key named `key_name` may use Bedrock model `model_id`. Allow-lists may

@@ -14,6 +14,8 @@ use crate::config::{Config, ItemStore};
 use crate::error::ApiError;
 use crate::local_reply::LocalReply;
 use crate::observability::{self, Outcome, Summary};
+use crate::policy::quota::{self, Standing};
+use crate::policy::SharedStore;
 use crate::router::{self, Endpoint, RuntimeCall};
 use crate::step::Step;
 use crate::upstream::calls::CallResponse;
@@ -47,6 +49,8 @@ pub struct RequestHead<'a> {
 pub struct Host<'a> {
     pub now: &'a dyn Fn() -> SystemTime,
     pub models: &'a RefCell<ModelCache>,
+    /// Envoy's shared data (quota counters).
+    pub shared: &'a dyn SharedStore,
 }
 
 /// What to do with the response headers.
@@ -137,6 +141,8 @@ pub struct Exchange {
     anthropic_models: bool,
     /// The key name and model went to Envoy's filter state with the request.
     request_state_set: bool,
+    /// The key's quota standing once the request was admitted under a quota.
+    quota: Option<Standing>,
     /// Reads a slot of remembered Responses output items (the shell's shared data).
     item_slots: Option<item_store::SlotSource>,
     /// Set while a Responses answer is on its way whose items are to be remembered.
@@ -162,6 +168,7 @@ impl Default for Exchange {
             error_shape: ErrorShape::OpenAi,
             anthropic_models: false,
             request_state_set: false,
+            quota: None,
             item_slots: None,
             remember: None,
             turn: None,
@@ -278,6 +285,11 @@ impl Exchange {
             Ok(name) => self.key_name = name,
             Err(e) => return self.refuse(&e),
         }
+        if endpoint.uses_models() {
+            if let Err(e) = self.admit(config, host) {
+                return self.refuse(&e);
+            }
+        }
         match endpoint {
             Endpoint::Models => self.start_models(config, ModelsRequest::List, host),
             Endpoint::Model(id) => self.start_models(config, ModelsRequest::Get(id), host),
@@ -325,6 +337,29 @@ impl Exchange {
             }
             Endpoint::Health => Step::Continue,
         }
+    }
+
+    /// Counts the request against the key's quota, or refuses it when a budget is spent.
+    fn admit(&mut self, config: &Config, host: &Host<'_>) -> Result<(), ApiError> {
+        let Some(name) = self.key_name.clone() else {
+            return Ok(());
+        };
+        let Some(limits) = config.quota_for(&name) else {
+            return Ok(());
+        };
+        self.quota = Some(quota::admit(host.shared, &name, &limits, (host.now)())?);
+        Ok(())
+    }
+
+    /// The request is over: the tokens it used count against the key's quota.
+    pub fn on_log(&mut self, host: &Host<'_>) -> Summary {
+        let summary = self.summary();
+        if let (Some(_), Some(name), Some(usage)) = (&self.quota, &summary.key_name, &summary.usage)
+        {
+            let tokens = usage.prompt_tokens().saturating_add(usage.output_tokens);
+            quota::charge(host.shared, name, tokens, (host.now)());
+        }
+        summary
     }
 
     /// Bedrock's own API: the model the client named (alias resolved) must be one its key
@@ -709,6 +744,18 @@ impl Exchange {
         let status = header(":status")
             .and_then(|s| s.parse::<u16>().ok())
             .unwrap_or(502);
+        let mut change = self.answer_headers(status, header);
+        if let Some(standing) = &self.quota {
+            change.set_headers.extend(standing.headers());
+        }
+        change
+    }
+
+    fn answer_headers(
+        &mut self,
+        status: u16,
+        header: &dyn Fn(&str) -> Option<String>,
+    ) -> ResponseHeaders {
         if let State::Passing(reader) = &mut self.state {
             // Bedrock's answer, errors included, is what a Bedrock client expects.
             reader.on_headers(header);
@@ -852,6 +899,7 @@ mod tests {
     #[derive(Default)]
     struct TestHost {
         models: RefCell<ModelCache>,
+        shared: crate::policy::quota::test_store::MapStore,
     }
 
     impl TestHost {
@@ -859,6 +907,7 @@ mod tests {
             Host {
                 now: &fixed_now,
                 models: &self.models,
+                shared: &self.shared,
             }
         }
     }
@@ -1270,5 +1319,50 @@ mod tests {
             panic!("expected a 404 with passthrough off");
         };
         assert_eq!(reply.status, 404);
+    }
+
+    #[test]
+    fn quotas_admit_count_refuse_and_stamp_every_answer() {
+        let gateway = config(r#""quota":{"requests_per_minute":2,"tokens_per_minute":1000}"#);
+        let test_host = TestHost::default();
+        let host = test_host.host();
+        let chat =
+            serde_json::json!({"model": HAIKU, "messages": [{"role": "user", "content": "Hi"}]});
+        let head = RequestHead {
+            method: "POST",
+            path: "/v1/chat/completions",
+            authorization: Some("Bearer k"),
+            ..Default::default()
+        };
+        for remaining in ["1", "0"] {
+            let mut exchange = Exchange::default();
+            assert_eq!(
+                exchange.on_request_headers(&gateway, &head, false, &host),
+                Step::Pause
+            );
+            let body = chat.to_string().into_bytes();
+            assert!(matches!(
+                send_body(&mut exchange, &gateway, &body, &host),
+                Step::Forward(_)
+            ));
+            let headers =
+                exchange.on_response_headers(&|n: &str| (n == ":status").then(|| "200".into()));
+            assert!(headers
+                .set_headers
+                .contains(&("x-ratelimit-remaining-requests".into(), remaining.into())));
+            exchange.on_response_body(bedrock_says("Hello").to_string().as_bytes(), true);
+            exchange.on_log(&host);
+        }
+        let mut refused = Exchange::default();
+        let Step::Respond(reply) = refused.on_request_headers(&gateway, &head, false, &host) else {
+            panic!("expected the third request to be refused");
+        };
+        assert_eq!(reply.status, 429);
+        assert!(reply.headers.iter().any(|(n, _)| n == "retry-after"));
+        let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+        // Both answers' tokens were charged (5 each in `bedrock_says`).
+        let (minute, _) = test_host.shared.get("bedrock_quota/minute/key1").unwrap();
+        assert!(String::from_utf8(minute).unwrap().ends_with(" 2 10"));
     }
 }

@@ -55,9 +55,10 @@ impl ErrorShape {
     pub fn reply(self, e: &ApiError) -> crate::local_reply::LocalReply {
         match self {
             ErrorShape::OpenAi => crate::local_reply::LocalReply::error(e),
-            ErrorShape::Aws => passthrough::error_reply(e),
+            ErrorShape::Aws => passthrough::error_reply(e).with_retry_after(e),
             ErrorShape::Anthropic => {
                 crate::local_reply::LocalReply::json(e.status, messages::errors::body(e))
+                    .with_retry_after(e)
             }
         }
     }

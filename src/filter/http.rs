@@ -101,6 +101,7 @@ fn host_inputs(models: &RefCell<ModelCache>) -> Host<'_> {
     Host {
         now: &host::now,
         models,
+        shared: &super::item_store::SharedData,
     }
 }
 
@@ -196,7 +197,8 @@ impl HttpContext for Http {
     }
 
     fn on_log(&mut self) {
-        let summary = self.exchange.summary();
+        let host = host_inputs(&self.models);
+        let summary = self.exchange.on_log(&host);
         for (name, value) in observability::filter_state(&summary) {
             host::set_filter_state(name, &value);
         }

@@ -28,6 +28,18 @@ fn config() -> Result<Config, String> {
     Config::load(b"{}", &env)
 }
 
+/// No quotas are configured here, so shared data is never read.
+struct NoSharedData;
+
+impl bedrock_access_filter::policy::SharedStore for NoSharedData {
+    fn get(&self, _key: &str) -> Option<(Vec<u8>, u32)> {
+        None
+    }
+    fn set(&self, _key: &str, _value: &[u8], _cas: u32) -> bool {
+        true
+    }
+}
+
 fn translate_chat(config: &Config, body: &[u8]) -> Result<Translated, String> {
     let ctx = RequestContext {
         config,
@@ -126,6 +138,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         let host = Host {
             now: &SystemTime::now,
             models: &models,
+            shared: &NoSharedData,
         };
         match exchange.on_request_headers(&config, &head, false, &host) {
             Step::Pause => {}
