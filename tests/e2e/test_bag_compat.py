@@ -23,8 +23,9 @@ CACHE_POINT = {"cachePoint": {"type": "default"}}
 @pytest.fixture(scope="module")
 def bag_gateway(emulator):
     """Set up as BAG's Fargate template sets up its task: API_KEY, AWS_REGION and
-    ENABLE_PROMPT_CACHING=true, no plugin configuration."""
-    gw = Gateway(gateway_env(emulator, ENABLE_PROMPT_CACHING="true"))
+    ENABLE_PROMPT_CACHING=true, no plugin configuration; ALLOWED_ORIGINS as BAG's default
+    (here CORS is off unless it is set)."""
+    gw = Gateway(gateway_env(emulator, ENABLE_PROMPT_CACHING="true", ALLOWED_ORIGINS="*"))
     yield gw
     gw.close()
 
@@ -283,12 +284,58 @@ def test_default_model_takes_codex_gpt_names_in_the_responses_api(default_model_
         ["/model/us.anthropic.claude-sonnet-4-20250514-v1%3A0/converse"]
 
 
-@pytest.mark.skip(reason="needs CORS (ALLOWED_ORIGINS) in envoy/envoy.yaml (issue 19)")
-def test_browser_preflight_is_answered_as_bag_answers_it(bag_gateway):
-    request = urllib.request.Request(f"{api_v1(bag_gateway)}/chat/completions", method="OPTIONS", headers={
-        "origin": "https://app.example.com", "access-control-request-method": "POST",
-        "access-control-request-headers": "authorization,content-type"})
-    with urllib.request.urlopen(request, timeout=10) as r:
-        assert r.status in (200, 204)
-        assert r.headers["access-control-allow-origin"] in ("*", "https://app.example.com")
-        assert "authorization" in r.headers["access-control-allow-headers"].lower()
+def preflight(gw, origin):
+    request = urllib.request.Request(f"{api_v1(gw)}/chat/completions", method="OPTIONS", headers={
+        "origin": origin, "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization,content-type,x-stainless-os"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers
+
+
+def test_browser_preflight_is_answered_as_bag_answers_it(bag_gateway, emulator):
+    status, headers = preflight(bag_gateway, "https://app.example.com")
+    assert status in (200, 204)
+    assert headers["access-control-allow-origin"] in ("*", "https://app.example.com")
+    assert "authorization" in headers["access-control-allow-headers"].lower()
+    assert "POST" in headers["access-control-allow-methods"]
+    assert emulator.runtime_requests() == []
+
+
+def test_allowed_origins_lists_the_origins_a_browser_may_call_from(emulator):
+    gw = Gateway(gateway_env(emulator, ALLOWED_ORIGINS="https://app.example.com, http://localhost:3000"))
+    try:
+        for origin in ("https://app.example.com", "http://localhost:3000"):
+            status, headers = preflight(gw, origin)
+            assert status in (200, 204) and headers["access-control-allow-origin"] == origin
+        status, headers = preflight(gw, "https://evil.example.net")
+        assert headers["access-control-allow-origin"] is None
+        # The answers themselves carry the header the browser checks, errors too.
+        request = urllib.request.Request(f"{api_v1(gw)}/chat/completions", method="POST",
+                                         data=json.dumps({"model": HAIKU, "messages": [HELLO]}).encode(),
+                                         headers={"authorization": f"Bearer {CLIENT_KEY}", "content-type": "application/json",
+                                                  "origin": "https://app.example.com"})
+        with urllib.request.urlopen(request, timeout=60) as r:
+            assert json.load(r)["choices"][0]["message"]["content"] == "Echo: Hello!"
+            assert r.headers["access-control-allow-origin"] == "https://app.example.com"
+        request.headers["Authorization"] = "Bearer wrong"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=60)
+        assert refused.value.code == 401
+        assert refused.value.headers["access-control-allow-origin"] == "https://app.example.com"
+        # Paths the gateway does not serve stay a 404 in OpenAI's shape, and nothing is forwarded.
+        unknown = urllib.request.Request(f"{api_v1(gw)}/files", headers={"origin": "https://app.example.com",
+                                                                          "authorization": f"Bearer {CLIENT_KEY}"})
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(unknown, timeout=60)
+        assert missing.value.code == 404 and json.load(missing.value)["error"]["code"] == "not_found"
+        assert len(emulator.runtime_requests()) == 1
+    finally:
+        gw.close()
+
+
+def test_without_allowed_origins_there_is_no_cors(gateway):
+    status, headers = preflight(gateway, "https://app.example.com")
+    assert status == 405 and headers["access-control-allow-origin"] is None
