@@ -25,6 +25,7 @@ With no credentials and no endpoint, the bundled Bedrock emulator is started ins
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -138,6 +139,16 @@ def ratelimit_service(env):
     return value
 
 
+def cors_origin_matchers(allowed):
+    """ALLOWED_ORIGINS (BAG's name): `*` or comma-separated origins, as the YAML list of Envoy
+    string matchers envoy.yaml's CORS policy takes (deploy/start.sh does the same in sh)."""
+    origins = [o.strip() for o in allowed.split(",") if o.strip()]
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]+)?", origin):
+            raise SystemExit(f"ALLOWED_ORIGINS: {origin!r} is not an origin (scheme://host[:port]) or *")
+    return "[" + ", ".join(f'{{exact: "{o}"}}' for o in origins) + "]"
+
+
 def render_vars(env, workdir):
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
     endpoint = env.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME") or f"https://bedrock-runtime.{region}.amazonaws.com"
@@ -176,6 +187,7 @@ def render_vars(env, workdir):
         "RATELIMIT_SERVICE": ratelimit_service(env),
         # YAML single-quoted scalar: a quote is written twice.
         "PLUGIN_CONFIG": plugin_config.replace("'", "''"),
+        "CORS_ORIGIN_MATCHERS": cors_origin_matchers(env.get("ALLOWED_ORIGINS", "")),
     }
 
 

@@ -2,6 +2,7 @@
 //! variables the VM may read (`vm_config.environment_variables.host_env_keys`). Validated once
 //! at load time so a bad configuration stops the filter instead of serving wrongly.
 
+use crate::bedrock::model_id::validate_model_id;
 use crate::error::ApiError;
 use crate::policy::quota::Quota;
 use serde::Deserialize;
@@ -74,6 +75,10 @@ pub struct Config {
     pub max_request_bytes: usize,
     /// Friendly model names → Bedrock model ids.
     pub model_aliases: BTreeMap<String, String>,
+    /// As BAG's `DEFAULT_MODEL`: the model for chat names starting `gpt-` and for no name.
+    pub default_model: Option<String>,
+    /// As BAG's `DEFAULT_EMBEDDING_MODEL`: the model for names starting `text-embedding-`.
+    pub default_embedding_model: Option<String>,
     /// Models advertised by `/v1/models`.
     pub models: Vec<String>,
     /// When not empty, the only models any key may use (ids or aliases).
@@ -195,6 +200,8 @@ struct RawConfig {
     client_auth: Option<bool>,
     max_request_bytes: Option<usize>,
     model_aliases: Option<BTreeMap<String, String>>,
+    default_model: Option<String>,
+    default_embedding_model: Option<String>,
     models: Option<Vec<String>>,
     allowed_models: Option<Vec<String>>,
     /// `bedrock` (live list) or `static` (the `models` field).
@@ -388,6 +395,23 @@ impl Config {
                 "model_aliases: empty alias or model id for {alias:?}"
             ));
         }
+        let default_model = non_empty(raw.default_model).or_else(|| get("DEFAULT_MODEL"));
+        if let Some(model) = &default_model {
+            let id = model_aliases.get(model).unwrap_or(model);
+            validate_model_id(id).map_err(|e| format!("default_model: {}", e.message))?;
+        }
+        let default_embedding_model =
+            non_empty(raw.default_embedding_model).or_else(|| get("DEFAULT_EMBEDDING_MODEL"));
+        if let Some(model) = &default_embedding_model {
+            let id = model_aliases.get(model).unwrap_or(model);
+            if validate_model_id(id).is_err() || crate::bedrock::embeddings::family(id).is_none() {
+                return Err(format!(
+                    "default_embedding_model: {model:?} is not an embedding model this gateway \
+                     serves ({})",
+                    crate::bedrock::embeddings::SUPPORTED
+                ));
+            }
+        }
         let control_plane_host =
             match non_empty(raw.control_plane_url).or_else(|| get("AWS_ENDPOINT_URL_BEDROCK")) {
                 Some(url) => host_of_url(&url).map_err(|e| format!("control_plane_url: {e}"))?,
@@ -434,6 +458,8 @@ impl Config {
             client_auth,
             max_request_bytes,
             model_aliases,
+            default_model,
+            default_embedding_model,
             models,
             allowed_models: raw.allowed_models.unwrap_or_default(),
             models_source,
@@ -444,10 +470,13 @@ impl Config {
             control_plane_host,
             control_plane_cluster,
             runtime_cluster,
-            prompt_caching: raw
-                .prompt_caching
-                .or_else(|| get("ENABLE_PROMPT_CACHING").map(|v| v == "true" || v == "1"))
-                .unwrap_or(false),
+            prompt_caching: match raw.prompt_caching {
+                Some(on) => on,
+                None => get("ENABLE_PROMPT_CACHING")
+                    .map(|v| switch("ENABLE_PROMPT_CACHING", &v))
+                    .transpose()?
+                    .unwrap_or(false),
+            },
             interleaved_thinking: raw
                 .interleaved_thinking
                 .or_else(|| get("ENABLE_INTERLEAVED_THINKING").map(|v| v == "true" || v == "1"))
@@ -516,6 +545,54 @@ impl Config {
             .get(requested)
             .map(String::as_str)
             .unwrap_or(requested)
+    }
+
+    /// The Bedrock model id for a chat or Responses model name, as BAG picks it: an alias wins;
+    /// else, with `default_model` set, a name starting `gpt-` (any case) or no name at all
+    /// means `default_model`. `None` when no name came and there is no default.
+    pub fn resolve_chat_model<'a>(&'a self, requested: Option<&'a str>) -> Option<&'a str> {
+        let default = self.default_model.as_deref();
+        match requested {
+            Some(name) if self.model_aliases.contains_key(name) => Some(self.resolve_model(name)),
+            Some(name) => match default {
+                Some(default) if has_prefix_ignoring_case(name, "gpt-") => {
+                    Some(self.resolve_model(default))
+                }
+                _ => Some(name),
+            },
+            None => default.map(|d| self.resolve_model(d)),
+        }
+    }
+
+    /// The Bedrock model id for an embeddings model name: an alias wins; else, with
+    /// `default_embedding_model` set, a name starting `text-embedding-` (any case) means it.
+    pub fn resolve_embedding_model<'a>(&'a self, requested: &'a str) -> &'a str {
+        match self.default_embedding_model.as_deref() {
+            Some(default)
+                if !self.model_aliases.contains_key(requested)
+                    && has_prefix_ignoring_case(requested, "text-embedding-") =>
+            {
+                self.resolve_model(default)
+            }
+            _ => self.resolve_model(requested),
+        }
+    }
+}
+
+fn has_prefix_ignoring_case(name: &str, prefix: &str) -> bool {
+    name.get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
+/// A yes/no environment variable: BAG's `true`/`false` in any case, and `1`/`0`, `yes`/`no`.
+/// Anything else stops the filter rather than being guessed (BAG took any other value as yes).
+fn switch(var: &str, value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(format!(
+            "{var}: expected true or false (also 1/0, yes/no), got {value:?}"
+        )),
     }
 }
 
@@ -796,6 +873,126 @@ mod tests {
         }
         let err = load(r#","responses_item_store":{"size":1}"#).unwrap_err();
         assert!(err.contains("unknown field `size`"), "{err}");
+    }
+
+    const SONNET: &str = "us.anthropic.claude-sonnet-4-20250514-v1:0";
+
+    #[test]
+    fn default_model_takes_gpt_names_and_a_missing_model_but_not_aliases() {
+        let json = format!(
+            r#"{{"upstream_auth":"envoy","client_auth":false,"default_model":"{SONNET}",
+            "model_aliases":{{"gpt-4o-mini":"anthropic.h"}}}}"#
+        );
+        let c = Config::load(json.as_bytes(), &|_| None).unwrap();
+        for name in ["gpt-4o", "GPT-4-Turbo", "Gpt-3.5-turbo", "gpt-"] {
+            assert_eq!(c.resolve_chat_model(Some(name)), Some(SONNET), "{name}");
+        }
+        assert_eq!(c.resolve_chat_model(None), Some(SONNET));
+        assert_eq!(
+            c.resolve_chat_model(Some("gpt-4o-mini")),
+            Some("anthropic.h")
+        );
+        for other in ["o3-mini", "gpt4o", "chatgpt-4o", "anthropic.claude-3"] {
+            assert_eq!(c.resolve_chat_model(Some(other)), Some(other));
+        }
+        // Without a default nothing is substituted, and a missing model stays missing.
+        let plain = Config::load(br#"{"upstream_auth":"envoy","client_auth":false}"#, &|_| {
+            None
+        })
+        .unwrap();
+        assert_eq!(plain.resolve_chat_model(Some("gpt-4o")), Some("gpt-4o"));
+        assert_eq!(plain.resolve_chat_model(None), None);
+    }
+
+    #[test]
+    fn default_models_come_from_the_environment_and_may_be_aliases() {
+        let env = env_of(&[
+            ("DEFAULT_MODEL", "sonnet"),
+            ("DEFAULT_EMBEDDING_MODEL", "cohere.embed-multilingual-v3"),
+        ]);
+        let json = format!(
+            r#"{{"upstream_auth":"envoy","client_auth":false,"model_aliases":{{"sonnet":"{SONNET}"}}}}"#
+        );
+        let c = Config::load(json.as_bytes(), &env).unwrap();
+        assert_eq!(c.default_model.as_deref(), Some("sonnet"));
+        assert_eq!(c.resolve_chat_model(Some("gpt-5.1-codex")), Some(SONNET));
+        for name in ["text-embedding-3-small", "Text-Embedding-Ada-002"] {
+            assert_eq!(
+                c.resolve_embedding_model(name),
+                "cohere.embed-multilingual-v3"
+            );
+        }
+        assert_eq!(
+            c.resolve_embedding_model("amazon.titan-embed-text-v2:0"),
+            "amazon.titan-embed-text-v2:0"
+        );
+        assert_eq!(c.resolve_embedding_model("embedding-3"), "embedding-3");
+        let unset = Config::load(br#"{"upstream_auth":"envoy","client_auth":false}"#, &|_| {
+            None
+        })
+        .unwrap();
+        assert_eq!(
+            unset.resolve_embedding_model("text-embedding-3-small"),
+            "text-embedding-3-small"
+        );
+    }
+
+    #[test]
+    fn allow_lists_judge_the_default_model_not_the_name_sent() {
+        let json = format!(
+            r#"{{"upstream_auth":"envoy","default_model":"{SONNET}","allowed_models":["{SONNET}","h"],
+            "api_keys":[{{"name":"wide","key":"kw"}},{{"name":"narrow","key":"kn","models":["h"]}}]}}"#
+        );
+        let c = Config::load(json.as_bytes(), &|_| None).unwrap();
+        let id = c.resolve_chat_model(Some("gpt-4o")).unwrap();
+        assert!(c.model_allowed(Some("wide"), id));
+        assert!(!c.model_allowed(Some("narrow"), id));
+    }
+
+    #[test]
+    fn bad_default_models_stop_the_filter() {
+        let base = r#""upstream_auth":"envoy","client_auth":false"#;
+        for (field, value) in [
+            ("default_model", "bad model/../x"),
+            (
+                "default_embedding_model",
+                "anthropic.claude-3-haiku-20240307-v1:0",
+            ),
+        ] {
+            let json = format!(r#"{{{base},"{field}":"{value}"}}"#);
+            let err = Config::load(json.as_bytes(), &|_| None).unwrap_err();
+            assert!(err.starts_with(field), "{err}");
+        }
+        let env = env_of(&[("DEFAULT_EMBEDDING_MODEL", "text-embedding-3-small")]);
+        let err = Config::load(format!("{{{base}}}").as_bytes(), &env).unwrap_err();
+        assert!(err.starts_with("default_embedding_model"), "{err}");
+    }
+
+    #[test]
+    fn enable_prompt_caching_reads_yes_and_no_in_any_case_and_refuses_the_rest() {
+        let json = br#"{"upstream_auth":"envoy","client_auth":false}"#;
+        let caching = |value: &'static str| {
+            let env = move |k: &str| (k == "ENABLE_PROMPT_CACHING").then(|| value.to_string());
+            Config::load(json, &env).map(|c| c.prompt_caching)
+        };
+        for on in ["true", "True", "TRUE", "1", "yes", "Yes"] {
+            assert_eq!(caching(on), Ok(true), "{on}");
+        }
+        for off in ["false", "False", "0", "no", "NO", ""] {
+            assert_eq!(caching(off), Ok(false), "{off:?}");
+        }
+        for bad in ["on", "enabled", "2", "tru"] {
+            let err = caching(bad).unwrap_err();
+            assert!(err.starts_with("ENABLE_PROMPT_CACHING"), "{err}");
+        }
+        // The plugin configuration's boolean wins over the variable.
+        let env = |k: &str| (k == "ENABLE_PROMPT_CACHING").then(|| "bogus".to_string());
+        let c = Config::load(
+            br#"{"upstream_auth":"envoy","client_auth":false,"prompt_caching":true}"#,
+            &env,
+        )
+        .unwrap();
+        assert!(c.prompt_caching);
     }
 
     #[test]

@@ -551,10 +551,16 @@ impl Exchange {
     /// Holds the request while its remote images are fetched (never for a model the key may
     /// not use); `on_call_response` forwards it once they are in.
     fn fetch_images(&mut self, config: &Config, held: Held, mut job: ImageFetchJob) -> Step {
-        if let Some(model) = job.requested_model() {
-            let model_id = config.resolve_model(model).to_string();
-            if !config.model_allowed(self.key_name.as_deref(), &model_id) {
-                return self.refuse(&not_allowed(&model_id));
+        // `default_model` serves chat and Responses names; only chat takes a missing model.
+        let requested = job.requested_model();
+        let model_id = match held.endpoint {
+            Endpoint::ChatCompletions => config.resolve_chat_model(requested),
+            Endpoint::Responses => requested.and_then(|m| config.resolve_chat_model(Some(m))),
+            _ => requested.map(|m| config.resolve_model(m)),
+        };
+        if let Some(model_id) = model_id {
+            if !config.model_allowed(self.key_name.as_deref(), model_id) {
+                return self.refuse(&not_allowed(model_id));
             }
         }
         let calls = job.begin(&config.image_fetch);
@@ -1364,5 +1370,55 @@ mod tests {
         // Both answers' tokens were charged (5 each in `bedrock_says`).
         let (minute, _) = test_host.shared.get("bedrock_quota/minute/key1").unwrap();
         assert!(String::from_utf8(minute).unwrap().ends_with(" 2 10"));
+    }
+
+    #[test]
+    fn gpt_names_go_to_the_default_model_and_allow_lists_judge_it() {
+        let sonnet = "us.anthropic.claude-sonnet-4-20250514-v1:0";
+        let open = config(&format!(r#""default_model":"{sonnet}""#));
+        let slots = SharedSlots::default();
+        let body =
+            serde_json::json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]});
+        let (answer, _) = exchange_once(
+            &open,
+            &slots,
+            "/v1/chat/completions",
+            "k",
+            body.clone(),
+            bedrock_says("Hello"),
+        )
+        .unwrap();
+        assert_eq!(answer["model"], "gpt-4o");
+        // The same request from a key limited to Haiku is refused before anything is sent.
+        let limited = config(&format!(
+            r#""default_model":"{sonnet}","allowed_models":["{HAIKU}"]"#
+        ));
+        let err = exchange_once(
+            &limited,
+            &slots,
+            "/v1/chat/completions",
+            "k",
+            body,
+            bedrock_says("x"),
+        )
+        .unwrap_err();
+        assert_eq!(err.status, 403);
+        // A request without a model and with an image URL is judged before anything is fetched.
+        let fetching = config(&format!(
+            r#""default_model":"{sonnet}","allowed_models":["{HAIKU}"],"image_fetch_cluster":"img""#
+        ));
+        let mut exchange = pending(&fetching);
+        let no_model = serde_json::json!({"messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}]});
+        let test_host = TestHost::default();
+        let Step::Respond(reply) = send_body(
+            &mut exchange,
+            &fetching,
+            no_model.to_string().as_bytes(),
+            &test_host.host(),
+        ) else {
+            panic!("expected a refusal without a fetch");
+        };
+        assert_eq!(reply.status, 403);
     }
 }

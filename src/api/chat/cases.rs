@@ -646,3 +646,42 @@ fn type_errors_name_the_field_at_fault() {
     assert_eq!((e.status, e.param.as_deref()), (400, Some("max_tokens")));
     assert!(e.message.contains("'max_tokens'"), "{}", e.message);
 }
+
+#[test]
+fn default_model_takes_gpt_names_and_a_missing_model_and_the_name_sent_is_echoed() {
+    let sonnet = "us.anthropic.claude-sonnet-4-20250514-v1:0";
+    let with_default = config(&format!(r#"{{"default_model": "{sonnet}"}}"#));
+    let hello = json!([{"role": "user", "content": "hi"}]);
+    let translate_with = |config: &Config, body: Value| {
+        parse_chat_request(body.to_string().as_bytes()).and_then(|r| chat_to_converse(r, config))
+    };
+    let t = translate_with(&with_default, json!({"model": "GPT-4o", "messages": hello})).unwrap();
+    assert_eq!(
+        (t.model_id.as_str(), t.requested_model.as_str()),
+        (sonnet, "GPT-4o")
+    );
+    assert_eq!(
+        t.path(),
+        "/model/us.anthropic.claude-sonnet-4-20250514-v1%3A0/converse"
+    );
+    for body in [
+        json!({"messages": hello}),
+        json!({"model": null, "messages": hello}),
+    ] {
+        let t = translate_with(&with_default, body).unwrap();
+        assert_eq!(
+            (t.model_id.as_str(), t.requested_model.as_str()),
+            (sonnet, sonnet)
+        );
+    }
+    // Without a default a missing model is a 400 naming it, as before.
+    let e = translate_with(&config("{}"), json!({"messages": hello})).unwrap_err();
+    assert_eq!((e.status, e.param.as_deref()), (400, Some("model")));
+    assert!(
+        e.message.contains("Missing required parameter: 'model'"),
+        "{}",
+        e.message
+    );
+    let e = translate_with(&config("{}"), json!({"model": 4, "messages": hello})).unwrap_err();
+    assert_eq!((e.status, e.param.as_deref()), (400, Some("model")));
+}

@@ -46,12 +46,16 @@ pub struct ChatTranslation {
 }
 
 pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
-    parse_object(body, &["model", "messages"])
+    parse_object(body, &["messages"])
 }
 
 pub fn chat_to_converse(req: ChatRequest, config: &Config) -> Result<ChatTranslation, ApiError> {
-    let requested_model = req.model.clone();
-    let model_id = config.resolve_model(&req.model).to_string();
+    let model_id = config
+        .resolve_chat_model(req.model.as_deref())
+        .ok_or_else(|| ApiError::invalid_param("model", "Missing required parameter: 'model'."))?
+        .to_string();
+    // The name the client sent is echoed back, as for aliases; with none, the model used.
+    let requested_model = req.model.clone().unwrap_or_else(|| model_id.clone());
     model_id::validate_model_id(&model_id)?;
     reject_unsupported(&req)?;
 

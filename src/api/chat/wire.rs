@@ -6,7 +6,9 @@ use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ChatRequest {
-    pub model: String,
+    /// Optional: a request without one gets `default_model` (as in BAG), else a 400.
+    #[serde(default)]
+    pub model: Option<String>,
     pub messages: Vec<ChatMessage>,
     #[serde(default)]
     pub stream: Option<bool>,

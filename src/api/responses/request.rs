@@ -101,7 +101,10 @@ pub fn to_converse(
         return Err(stateless("conversation"));
     }
     let requested_model = req.model.clone();
-    let model_id = config.resolve_model(&req.model).to_string();
+    let model_id = config
+        .resolve_chat_model(Some(&req.model))
+        .unwrap_or(&req.model)
+        .to_string();
     model_id::validate_model_id(&model_id)?;
 
     let mut conversation = Conversation::default();
