@@ -516,6 +516,25 @@ impl Config {
             .ok_or_else(|| ApiError::unauthorized("Incorrect API key provided."))
     }
 
+    /// Every secret the gateway holds (AWS keys, session token, Bedrock API key, client keys),
+    /// so text from outside can be cleaned of them before anyone sees it.
+    pub fn secrets(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.client_keys.iter().map(|k| k.key.as_str()).collect();
+        match &self.upstream_auth {
+            UpstreamAuth::SigV4 {
+                access_key_id,
+                secret_access_key,
+                session_token,
+            } => {
+                out.extend([access_key_id.as_str(), secret_access_key.as_str()]);
+                out.extend(session_token.as_deref());
+            }
+            UpstreamAuth::ApiKey(key) => out.push(key.as_str()),
+            UpstreamAuth::Envoy => {}
+        }
+        out
+    }
+
     /// The quota of the key named `key_name`; None when it has no limits.
     pub fn quota_for(&self, key_name: &str) -> Option<Quota> {
         let own = self

@@ -8,7 +8,7 @@ use crate::api::passthrough::usage::UsageReader;
 use crate::api::responses::item_store;
 use crate::api::{chat, messages, models, responses, AnswerTranslator, ErrorShape, RequestContext};
 use crate::bedrock::converse::Usage;
-use crate::bedrock::errors::bedrock_error;
+use crate::bedrock::errors::{bedrock_error, scrub};
 use crate::bedrock::model_id::{runtime_path, validate_model_id};
 use crate::config::{Config, ItemStore};
 use crate::error::ApiError;
@@ -107,6 +107,8 @@ enum State {
     },
     /// Bedrock's own API sent on; its answer passes untouched while its usage is read.
     Passing(UsageReader),
+    /// Bedrock's own API answered with an error: passed on once cleaned of echoed secrets.
+    PassingError,
     /// Request sent; the answer translator waits for Bedrock's answer.
     Sent(AnswerTranslator),
     /// Answered by the filter's own calls (model list, embeddings); nothing is routed.
@@ -766,12 +768,16 @@ impl Exchange {
             // Bedrock's answer, errors included, is what a Bedrock client expects.
             reader.on_headers(header);
             self.status = status;
-            self.outcome = if status == 200 {
-                Outcome::Success
-            } else {
-                Outcome::UpstreamError
+            if status == 200 {
+                self.outcome = Outcome::Success;
+                return ResponseHeaders::default();
+            }
+            self.outcome = Outcome::UpstreamError;
+            self.state = State::PassingError;
+            return ResponseHeaders {
+                remove_headers: vec!["content-length".into()],
+                ..ResponseHeaders::default()
             };
-            return ResponseHeaders::default();
         }
         let State::Sent(answer) = &self.state else {
             return ResponseHeaders::default();
@@ -822,7 +828,12 @@ impl Exchange {
     }
 
     /// `body` is this callback's bytes when streaming, or everything buffered at the end.
-    pub fn on_response_body(&mut self, body: &[u8], end_of_stream: bool) -> BodyAction {
+    pub fn on_response_body(
+        &mut self,
+        config: &Config,
+        body: &[u8],
+        end_of_stream: bool,
+    ) -> BodyAction {
         match &mut self.state {
             State::Passing(reader) => {
                 reader.push(body, end_of_stream);
@@ -845,6 +856,7 @@ impl Exchange {
             State::Sent(AnswerTranslator::Json(_))
             | State::UpstreamError { .. }
             | State::RateLimited
+            | State::PassingError
                 if !end_of_stream =>
             {
                 BodyAction::Buffer
@@ -861,6 +873,22 @@ impl Exchange {
                 self.state = State::Done;
                 BodyAction::Replace(out)
             }
+            State::PassingError => {
+                let answer: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+                let message = answer
+                    .as_ref()
+                    .and_then(|v| v.get("message").or_else(|| v.get("Message")))
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+                let clean = scrub(&message, &config.secrets());
+                self.state = State::Done;
+                BodyAction::Replace(
+                    serde_json::json!({ "message": clean })
+                        .to_string()
+                        .into_bytes(),
+                )
+            }
             State::RateLimited => {
                 let e = ApiError::new(
                     429,
@@ -873,7 +901,8 @@ impl Exchange {
                 BodyAction::Replace(reply.body)
             }
             State::UpstreamError { status, error_type } => {
-                let e = bedrock_error(*status, error_type.as_deref(), body);
+                let mut e = bedrock_error(*status, error_type.as_deref(), body);
+                e.message = scrub(&e.message, &config.secrets());
                 let reply = self.error_shape.reply(&e);
                 self.state = State::Done;
                 BodyAction::Replace(reply.body)
@@ -995,7 +1024,7 @@ mod tests {
         };
         exchange.on_response_headers(&|name: &str| (name == ":status").then(|| "200".to_string()));
         let BodyAction::Replace(out) =
-            exchange.on_response_body(answer.to_string().as_bytes(), true)
+            exchange.on_response_body(config, answer.to_string().as_bytes(), true)
         else {
             panic!("expected a translated answer");
         };
@@ -1285,7 +1314,7 @@ mod tests {
             exchange.on_response_headers(&|n: &str| (n == ":status").then(|| "200".into()));
         assert_eq!(answer, ResponseHeaders::default());
         assert_eq!(
-            exchange.on_response_body(b"frames", false),
+            exchange.on_response_body(&gateway, b"frames", false),
             BodyAction::Pass
         );
 
@@ -1356,7 +1385,7 @@ mod tests {
             assert!(headers
                 .set_headers
                 .contains(&("x-ratelimit-remaining-requests".into(), remaining.into())));
-            exchange.on_response_body(bedrock_says("Hello").to_string().as_bytes(), true);
+            exchange.on_response_body(&gateway, bedrock_says("Hello").to_string().as_bytes(), true);
             exchange.on_log(&host);
         }
         let mut refused = Exchange::default();

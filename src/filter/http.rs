@@ -183,7 +183,9 @@ impl HttpContext for Http {
 
     fn on_http_response_body(&mut self, size: usize, end_of_stream: bool) -> Action {
         let body = host::body(BufferType::HttpResponseBody, size);
-        let action = self.exchange.on_response_body(&body, end_of_stream);
+        let action = self
+            .exchange
+            .on_response_body(&self.config, &body, end_of_stream);
         // Stored before the client sees the answer, so its next request can refer to them.
         super::item_store::write(self.exchange.take_items_to_remember());
         match action {

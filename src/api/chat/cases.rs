@@ -388,10 +388,10 @@ fn cases() -> Vec<Case> {
             json!({"messages": [user("hi")], "inferenceConfig": {"maxTokens": 8192},
                    "additionalModelRequestFields": {"thinking": {"type": "enabled", "budget_tokens": 2457}}}),
         ),
-        rejected(
-            "reasoning with max tokens too small for the minimum budget is a 400",
+        case(
+            "reasoning with max tokens too small for the minimum budget answers without thinking",
             json!({"model": SONNET4, "messages": [{"role": "user", "content": "hi"}], "reasoning_effort": "low", "max_tokens": 500}),
-            "max_tokens above 1024",
+            json!({"messages": [user("hi")], "inferenceConfig": {"maxTokens": 500}}),
         ),
         case(
             "reasoning_effort on a Claude without thinking is ignored",
@@ -485,8 +485,24 @@ fn cases() -> Vec<Case> {
         ),
         // ---- prompt caching -------------------------------------------------------------------
         case(
-            "prompt caching per request: cache points after the system prompt and the last user turn",
+            "prompt caching on a model without it (Claude 3 Haiku) sends no cache point",
             json!({"model": HAIKU, "extra_body": {"prompt_caching": true}, "messages": [
+                {"role": "system", "content": [{"type": "text", "text": "Rules.", "cache_control": {"type": "ephemeral"}}]},
+                {"role": "user", "content": "q"}]}),
+            json!({"system": [{"text": "Rules."}], "messages": [user("q")]}),
+        ),
+        case(
+            "cache_control markers on content parts become cache points where the model caches",
+            json!({"model": SONNET4, "messages": [
+                {"role": "system", "content": [{"type": "text", "text": "Rules.", "cache_control": {"type": "ephemeral"}}]},
+                {"role": "user", "content": [{"type": "text", "text": "Doc.", "cache_control": {"type": "ephemeral"}},
+                                             {"type": "text", "text": "q"}]}]}),
+            json!({"system": [{"text": "Rules."}, {"cachePoint": {"type": "default"}}],
+                   "messages": [{"role": "user", "content": [{"text": "Doc."}, {"cachePoint": {"type": "default"}}, {"text": "q"}]}]}),
+        ),
+        case(
+            "prompt caching per request: cache points after the system prompt and the last user turn",
+            json!({"model": SONNET4, "extra_body": {"prompt_caching": true}, "messages": [
                 {"role": "system", "content": "Long rules."}, {"role": "user", "content": "q1"},
                 {"role": "assistant", "content": "a1"}, {"role": "user", "content": "q2"}]}),
             json!({"system": [{"text": "Long rules."}, {"cachePoint": {"type": "default"}}],

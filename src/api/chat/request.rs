@@ -5,8 +5,8 @@ use crate::api::chat::wire::{
     ChatMessage, ChatRequest, Content, ContentPart, Stop, ThinkingBlock, ToolDefinition,
 };
 use crate::bedrock::converse::{
-    ContentBlock, ConverseRequest, ReasoningBlock, ReasoningText, Role, Tool, ToolResultBlock,
-    ToolResultContent, ToolSpec, ToolUseBlock,
+    CachePoint, ContentBlock, ConverseRequest, ReasoningBlock, ReasoningText, Role, Tool,
+    ToolResultBlock, ToolResultContent, ToolSpec, ToolUseBlock,
 };
 use crate::bedrock::model_id;
 use crate::config::Config;
@@ -166,8 +166,11 @@ fn add_message(
 ) -> Result<(), ApiError> {
     match message.role.as_str() {
         "system" | "developer" => {
-            for text in texts_of(message.content.as_ref(), index)? {
+            for (text, marked) in texts_of(message.content.as_ref(), index)? {
                 conv.push_system(&text);
+                if marked {
+                    conv.push_system_cache_point();
+                }
             }
         }
         "user" => {
@@ -176,8 +179,11 @@ fn add_message(
         }
         "assistant" => {
             let mut blocks = reasoning_blocks(message);
-            for text in texts_of(message.content.as_ref(), index)? {
+            for (text, marked) in texts_of(message.content.as_ref(), index)? {
                 blocks.push(ContentBlock::Text(text));
+                if marked {
+                    blocks.push(ContentBlock::CachePoint(CachePoint::default_point()));
+                }
             }
             for call in message.tool_calls.iter().flatten() {
                 blocks.push(ContentBlock::ToolUse(ToolUseBlock {
@@ -195,16 +201,20 @@ fn add_message(
                     format!("messages[{index}]: a tool message needs 'tool_call_id'."),
                 )
             })?;
-            let text = texts_of(message.content.as_ref(), index)?.join("\n");
+            let parts = texts_of(message.content.as_ref(), index)?;
+            let marked = parts.iter().any(|(_, marked)| *marked);
+            let text: Vec<String> = parts.into_iter().map(|(text, _)| text).collect();
+            let text = text.join("\n");
             let text = if text.trim().is_empty() { "(no output)".to_string() } else { text };
-            conv.push(
-                Role::User,
-                vec![ContentBlock::ToolResult(ToolResultBlock {
-                    tool_use_id: id,
-                    content: vec![ToolResultContent::Text(text)],
-                    status: None,
-                })],
-            );
+            let mut blocks = vec![ContentBlock::ToolResult(ToolResultBlock {
+                tool_use_id: id,
+                content: vec![ToolResultContent::Text(text)],
+                status: None,
+            })];
+            if marked {
+                blocks.push(ContentBlock::CachePoint(CachePoint::default_point()));
+            }
+            conv.push(Role::User, blocks);
         }
         other => {
             return Err(ApiError::invalid_param(
@@ -218,15 +228,19 @@ fn add_message(
     Ok(())
 }
 
-/// Text of string content or text parts; other parts are rejected outside user turns.
-fn texts_of(content: Option<&Content>, index: usize) -> Result<Vec<String>, ApiError> {
+/// Text of string content or text parts, each with whether it carries a cache marker; other
+/// parts are rejected outside user turns.
+fn texts_of(content: Option<&Content>, index: usize) -> Result<Vec<(String, bool)>, ApiError> {
     match content {
         None => Ok(Vec::new()),
-        Some(Content::Text(t)) => Ok(vec![t.clone()]),
+        Some(Content::Text(t)) => Ok(vec![(t.clone(), false)]),
         Some(Content::Parts(parts)) => parts
             .iter()
             .map(|p| match p {
-                ContentPart::Text { text } => Ok(text.clone()),
+                ContentPart::Text {
+                    text,
+                    cache_control,
+                } => Ok((text.clone(), cache_control.is_some())),
                 _ => Err(ApiError::invalid_param(
                     &format!("messages[{index}].content"),
                     format!("messages[{index}]: only text parts are allowed in this message."),
@@ -240,19 +254,34 @@ fn user_blocks(content: Option<&Content>, index: usize) -> Result<Vec<ContentBlo
     match content {
         None => Ok(Vec::new()),
         Some(Content::Text(t)) => Ok(vec![ContentBlock::Text(t.clone())]),
-        Some(Content::Parts(parts)) => parts
-            .iter()
-            .map(|part| match part {
-                ContentPart::Text { text } => Ok(ContentBlock::Text(text.clone())),
-                ContentPart::ImageUrl { image_url } => image_block(image_url.url(), index),
-                ContentPart::Unsupported => Err(ApiError::invalid_param(
-                    &format!("messages[{index}].content"),
-                    format!(
-                        "messages[{index}]: unsupported content part (only 'text' and 'image_url')."
-                    ),
-                )),
-            })
-            .collect(),
+        Some(Content::Parts(parts)) => {
+            let mut blocks = Vec::with_capacity(parts.len());
+            for part in parts {
+                match part {
+                    ContentPart::Text {
+                        text,
+                        cache_control,
+                    } => {
+                        blocks.push(ContentBlock::Text(text.clone()));
+                        if cache_control.is_some() {
+                            blocks.push(ContentBlock::CachePoint(CachePoint::default_point()));
+                        }
+                    }
+                    ContentPart::ImageUrl { image_url } => {
+                        blocks.push(image_block(image_url.url(), index)?)
+                    }
+                    ContentPart::Unsupported => {
+                        return Err(ApiError::invalid_param(
+                            &format!("messages[{index}].content"),
+                            format!(
+                                "messages[{index}]: unsupported content part (only 'text' and 'image_url')."
+                            ),
+                        ))
+                    }
+                }
+            }
+            Ok(blocks)
+        }
     }
 }
 

@@ -86,6 +86,10 @@ pub enum Content {
 pub enum ContentPart {
     Text {
         text: String,
+        /// A prompt-cache marker after this part (Anthropic-style, as Cline and
+        /// OpenRouter-style clients send it): a cache point where the model has caching.
+        #[serde(default)]
+        cache_control: Option<Value>,
     },
     ImageUrl {
         image_url: ImageUrl,
