@@ -182,6 +182,8 @@ BY_ID = {m.model_id: m for m in MODELS}
 APPLICATION_PROFILES = {
     "abc123profile": ("my-app-haiku", "Team A cost tracking", "anthropic.claude-3-haiku-20240307-v1:0"),
     "def456profile": ("my-app-sonnet4", "Team B, copied from the US profile", "us.anthropic.claude-sonnet-4-20250514-v1:0"),
+    # A model that refuses temperature with topP, behind an ARN that does not name it.
+    "ghi789profile": ("my-app-sonnet45", "Team C", "global.anthropic.claude-sonnet-4-5-20250929-v1:0"),
 }
 
 

@@ -414,3 +414,9 @@ def test_system_prompt_only_where_supported(emu):
         ok(emu, model, user("hi"))
     for model in (MISTRAL_LARGE, GPT_OSS, R1, LLAMA4, NOVA2):
         ok(emu, model, with_(system=[{"text": "be brief"}]))
+
+
+def test_application_profile_carries_the_model_rules(emu):
+    arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/ghi789profile"
+    refused(emu, arn, with_(inferenceConfig={"temperature": 0.5, "topP": 0.9}), "cannot both be specified")
+    ok(emu, arn, with_(inferenceConfig={"temperature": 0.5}))
