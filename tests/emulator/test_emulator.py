@@ -409,6 +409,20 @@ def test_session_token(emu_token):
     assert status == 403 and rh["x-amzn-errortype"].startswith("InvalidSignatureException")
 
 
+def test_signature_mismatch_echoes_the_canonical_request_like_aws(emu_token):
+    # A wrong secret with a signed session token: the message shows the signed header values,
+    # the token among them (what a gateway must not pass on to its clients).
+    body = _converse_body()
+    headers = sign(emu_token, "POST", HAIKU_PATH + "/converse", body, secret="wrong/secret", token=SESSION_TOKEN)
+    status, rh, data = send(emu_token, "POST", HAIKU_PATH + "/converse", headers, body)
+    message = json.loads(data)["message"]
+    assert status == 403 and rh["x-amzn-errortype"].startswith("InvalidSignatureException")
+    assert message.startswith("The request signature we calculated does not match the signature you provided.")
+    assert "The Canonical String for this request should have been\n'POST\n/model/" in message
+    assert f"x-amz-security-token:{SESSION_TOKEN}\n" in message
+    assert "The String-to-Sign should have been\n'AWS4-HMAC-SHA256\n" in message
+
+
 # ---- model identifiers ----------------------------------------------------
 
 @pytest.mark.parametrize("path,status,etype,fragment", [
