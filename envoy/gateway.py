@@ -128,18 +128,25 @@ def start_emulator(env, workdir):
     return proc
 
 
+def without_secrets(url):
+    """An endpoint URL fit for an error message: no user:password, query or fragment."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}{parts.path}" if parts.scheme or host else "(not a URL)"
+
+
 def render_vars(env, workdir):
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
     endpoint = env.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME") or f"https://bedrock-runtime.{region}.amazonaws.com"
     url = urlsplit(endpoint)
     if url.scheme not in ("http", "https") or not url.hostname:
-        raise SystemExit(f"AWS_ENDPOINT_URL_BEDROCK_RUNTIME must be an http(s) URL, got {endpoint!r}")
+        raise SystemExit(f"AWS_ENDPOINT_URL_BEDROCK_RUNTIME must be an http(s) URL, got {without_secrets(endpoint)!r}")
     tls = url.scheme == "https"
     # The control plane (model list); an emulator serves both on one port.
     cp_endpoint = env.get("AWS_ENDPOINT_URL_BEDROCK") or f"https://bedrock.{region}.amazonaws.com"
     cp_url = urlsplit(cp_endpoint)
     if cp_url.scheme not in ("http", "https") or not cp_url.hostname:
-        raise SystemExit(f"AWS_ENDPOINT_URL_BEDROCK must be an http(s) URL, got {cp_endpoint!r}")
+        raise SystemExit(f"AWS_ENDPOINT_URL_BEDROCK must be an http(s) URL, got {without_secrets(cp_endpoint)!r}")
     cp_tls = cp_url.scheme == "https"
     envoy_signed = "_envoy_signed" if env.get("UPSTREAM_AUTH") == "envoy" else ""
     plugin_config = "{}"
