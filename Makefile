@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 WASM := target/wasm32-wasip1/release/bedrock_access_filter.wasm
 WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
 
-.PHONY: run test build deps rust-deps py-deps node-deps codex-deps lint unit wasm-test emulator-test docs-test e2e deploy-test oci bench fuzz fuzz-smoke fuzz-deps fault-wasm soak clean
+.PHONY: run test build deps rust-deps py-deps node-deps codex-deps agents-deps lint unit wasm-test emulator-test docs-test e2e deploy-test oci bench fuzz fuzz-smoke fuzz-deps fault-wasm soak clean
 
 run: build py-deps
 	$(PY) envoy/gateway.py
@@ -17,7 +17,7 @@ build: rust-deps
 
 test: deps lint unit fuzz-smoke wasm-test build emulator-test docs-test e2e deploy-test
 
-deps: rust-deps py-deps node-deps codex-deps
+deps: rust-deps py-deps node-deps codex-deps agents-deps
 
 rust-deps:
 	@rustup target list --installed | grep -q wasm32-wasip1 || rustup target add wasm32-wasip1
@@ -50,6 +50,13 @@ tests/codex/node_modules/.installed: tests/codex/package.json
 
 codex-deps: tests/codex/node_modules/.installed
 
+# Claude Code, the Cline CLI and Continue's `cn`, pinned, for their end-to-end tests.
+tests/agents/node_modules/.installed: tests/agents/package.json tests/agents/package-lock.json
+	cd tests/agents && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+agents-deps: tests/agents/node_modules/.installed
+
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
@@ -69,7 +76,7 @@ emulator-test: py-deps
 docs-test: py-deps
 	$(PY) -m pytest -q tests/docs
 
-e2e: build fault-wasm py-deps node-deps codex-deps
+e2e: build fault-wasm py-deps node-deps codex-deps agents-deps
 	$(PY) -m pytest -q tests/e2e
 
 # The filter with a test-only trigger that crashes it (feature fault-injection), built apart
@@ -94,8 +101,8 @@ fuzz: fuzz-deps
 soak: build py-deps
 	$(PY) tests/soak/soak.py
 
-# Deployment recipes (docker compose, Kubernetes, Istio, Envoy Gateway, OCI image) checked
-# against the tested Envoy config, the real Envoy and the resource schemas.
+# Deployment recipes (docker compose, Kubernetes, Istio, Envoy Gateway, OCI image, AWS ECS) checked
+# against the tested Envoy config, the real Envoy, the resource schemas and cfn-lint / hadolint.
 deploy-test: build py-deps
 	$(PY) -m pytest -q tests/deploy
 
@@ -112,4 +119,4 @@ bench: build py-deps
 
 clean:
 	cargo clean
-	rm -rf $(VENV) tests/node/node_modules tests/codex/node_modules
+	rm -rf $(VENV) tests/node/node_modules tests/codex/node_modules tests/agents/node_modules

@@ -92,6 +92,8 @@ pub struct Config {
     pub image_fetch: ImageFetch,
     /// Remembering Responses output items so `item_reference`s to them resolve.
     pub responses_item_store: ItemStore,
+    /// Serving Bedrock Runtime's own API (`/model/{id}/...`) to clients with a gateway key.
+    pub bedrock_passthrough: bool,
 }
 
 /// The ring of output items kept in Envoy's shared data (see `translate::responses::item_store`).
@@ -199,6 +201,7 @@ struct RawConfig {
     runtime_cluster: Option<String>,
     prompt_caching: Option<bool>,
     interleaved_thinking: Option<bool>,
+    bedrock_passthrough: Option<bool>,
     image_fetch_cluster: Option<String>,
     image_fetch_http_cluster: Option<String>,
     image_fetch_timeout_ms: Option<u64>,
@@ -432,6 +435,8 @@ impl Config {
                 .unwrap_or(false),
             image_fetch,
             responses_item_store: item_store(raw.responses_item_store)?,
+            // On only where client keys guard it, unless the operator says otherwise.
+            bedrock_passthrough: raw.bedrock_passthrough.unwrap_or(client_auth),
         })
     }
 
@@ -506,11 +511,11 @@ fn image_fetch(
     };
     let max_bytes = raw
         .max_bytes
-        .unwrap_or(crate::translate::request::MAX_IMAGE_BYTES);
-    if max_bytes == 0 || max_bytes > crate::translate::request::MAX_IMAGE_BYTES {
+        .unwrap_or(crate::bedrock::converse::MAX_IMAGE_BYTES);
+    if max_bytes == 0 || max_bytes > crate::bedrock::converse::MAX_IMAGE_BYTES {
         return Err(format!(
             "image_fetch_max_bytes: must be between 1 and {} (Bedrock's image limit)",
-            crate::translate::request::MAX_IMAGE_BYTES
+            crate::bedrock::converse::MAX_IMAGE_BYTES
         ));
     }
     let timeout_ms = raw.timeout_ms.unwrap_or(DEFAULT_IMAGE_FETCH_TIMEOUT_MS);
@@ -568,7 +573,6 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
     use wasm_bindgen_test::wasm_bindgen_test as test;

@@ -1,23 +1,31 @@
 //! One client request and its Bedrock response, as a state machine the proxy-wasm shell drives.
-//! The shell hands in headers and body bytes; this decides what to answer, what to send
-//! upstream and how to rewrite what comes back. It never calls the host.
+//! The shell hands in headers, body bytes and the answers to the filter's own calls; this
+//! decides every next step (answer locally, wait, make calls, forward rewritten) and how to
+//! rewrite what comes back. It never calls the host.
 
+use crate::api::models::ModelsRequest;
+use crate::api::passthrough::usage::UsageReader;
+use crate::api::responses::item_store;
+use crate::api::{chat, messages, models, responses, AnswerTranslator, ErrorShape, RequestContext};
 use crate::bedrock::converse::Usage;
-use crate::calls::{CallResponse, CallStep};
+use crate::bedrock::errors::bedrock_error;
+use crate::bedrock::model_id::{runtime_path, validate_model_id};
 use crate::config::{Config, ItemStore};
 use crate::error::ApiError;
+use crate::local_reply::LocalReply;
 use crate::observability::{Outcome, Summary};
-use crate::router::{self, Endpoint};
-use crate::sign::{self, SignInput};
-use crate::translate::embeddings::EmbeddingsJob;
-use crate::translate::image_fetch::{ImageFetchJob, Progress};
-use crate::translate::models::{ModelCache, ModelsJob, ModelsRequest};
-use crate::translate::response::bedrock_error;
-use crate::translate::responses::item_store;
-use crate::translate::{chat, responses, Reply, RequestContext};
+use crate::router::{self, Endpoint, RuntimeCall};
+use crate::step::Step;
+use crate::upstream::calls::CallResponse;
+use crate::upstream::jobs::embeddings::EmbeddingsJob;
+use crate::upstream::jobs::image_fetch::{ImageFetchJob, Progress};
+use crate::upstream::jobs::models::{ModelCache, ModelsJob};
+use crate::upstream::request::{signed_headers, Signed, UpstreamRequest};
+use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What the client sent besides the body.
+#[derive(Default)]
 pub struct RequestHead<'a> {
     pub method: &'a str,
     pub path: &'a str,
@@ -26,44 +34,18 @@ pub struct RequestHead<'a> {
     pub request_id: Option<&'a str>,
     /// Every request header name, so client-supplied secrets and AWS headers can be dropped.
     pub header_names: Vec<String>,
+    /// `x-api-key` (Anthropic's SDKs send the key there).
+    pub api_key: Option<&'a str>,
+    /// `anthropic-version` and `anthropic-beta` (Messages API clients).
+    pub anthropic_version: Option<&'a str>,
+    pub anthropic_beta: Option<&'a str>,
 }
 
-/// A complete answer from the gateway itself.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LocalReply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl LocalReply {
-    pub fn json(status: u16, body: Vec<u8>) -> Self {
-        LocalReply {
-            status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body,
-        }
-    }
-    pub fn error(e: &ApiError) -> Self {
-        Self::json(e.status, e.to_body())
-    }
-}
-
-/// The rewritten request for Bedrock: headers to set and remove, and the new body.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UpstreamRequest {
-    pub set_headers: Vec<(String, String)>,
-    pub remove_headers: Vec<String>,
-    pub body: Vec<u8>,
-}
-
-#[derive(Debug, PartialEq)]
-pub enum HeadersAction {
-    Reply(LocalReply),
-    /// Hold the headers until the whole body has arrived.
-    AwaitBody,
-    /// The gateway answers itself after calls of its own: the shell calls `start_calls`.
-    StartCalls,
+/// What the core needs from the host besides a callback's own data: the clock (read only
+/// when needed) and the VM's model-list cache. The shell passes its host calls; tests fakes.
+pub struct Host<'a> {
+    pub now: &'a dyn Fn() -> SystemTime,
+    pub models: &'a RefCell<ModelCache>,
 }
 
 /// What to do with the response headers.
@@ -86,30 +68,40 @@ pub enum BodyAction {
 
 /// An endpoint the filter answers from its own calls, before and while they run.
 enum LocalJob {
-    Models(ModelsRequest),
     ModelsFetch(ModelsJob),
     /// Waiting for the embeddings request body.
     EmbeddingsBody,
     Embeddings(Box<EmbeddingsJob>),
 }
 
+/// A request held until it is translated: what its headers said.
+struct Held {
+    endpoint: Endpoint,
+    request_id: String,
+    drop_headers: Vec<String>,
+    /// The client's `anthropic-beta` header (Messages API).
+    betas: Option<String>,
+}
+
 enum State {
     Start,
     /// Headers checked; waiting for the whole request body.
-    Pending {
-        endpoint: Endpoint,
-        request_id: String,
-        drop_headers: Vec<String>,
-    },
+    Pending(Held),
     /// The request names remote images: fetching them before it is translated.
     FetchingImages {
-        endpoint: Endpoint,
-        request_id: String,
-        drop_headers: Vec<String>,
+        held: Held,
         job: Box<ImageFetchJob>,
     },
-    /// Request sent; the reply translator waits for Bedrock's answer.
-    Sent(Reply),
+    /// Bedrock's own API: waiting for the body to re-sign it for `path`.
+    PendingPassthrough {
+        path: String,
+        streams: bool,
+        drop_headers: Vec<String>,
+    },
+    /// Bedrock's own API sent on; its answer passes untouched while its usage is read.
+    Passing(UsageReader),
+    /// Request sent; the answer translator waits for Bedrock's answer.
+    Sent(AnswerTranslator),
     /// Answered by the filter's own calls (model list, embeddings); nothing is routed.
     Local(LocalJob),
     /// Bedrock answered with an error: collect its body, then rewrite it.
@@ -131,6 +123,12 @@ pub struct Exchange {
     error_code: Option<String>,
     usage: Option<Usage>,
     stream: bool,
+    /// The filter's own calls dispatched and not answered yet.
+    calls_in_flight: usize,
+    /// The gateway's own errors take the client API's shape.
+    error_shape: ErrorShape,
+    /// `/v1/models` for an Anthropic client: the list in Anthropic's shape.
+    anthropic_models: bool,
     /// Reads a slot of remembered Responses output items (the shell's shared data).
     item_slots: Option<item_store::SlotSource>,
     /// Set while a Responses answer is on its way whose items are to be remembered.
@@ -152,6 +150,9 @@ impl Default for Exchange {
             error_code: None,
             usage: None,
             stream: false,
+            calls_in_flight: 0,
+            error_shape: ErrorShape::OpenAi,
+            anthropic_models: false,
             item_slots: None,
             remember: None,
             turn: None,
@@ -213,6 +214,10 @@ fn too_large(config: &Config) -> ApiError {
     ))
 }
 
+fn empty_body() -> ApiError {
+    ApiError::bad_request("Request body is empty; send a JSON request.")
+}
+
 impl Exchange {
     /// Lets Responses requests refer to output items remembered in these slots.
     pub fn with_item_slots(mut self, read: item_store::SlotSource) -> Self {
@@ -231,67 +236,342 @@ impl Exchange {
         config: &Config,
         head: &RequestHead<'_>,
         end_of_stream: bool,
-    ) -> HeadersAction {
+        host: &Host<'_>,
+    ) -> Step {
         let endpoint = match router::route(head.method, head.path) {
             Ok(e) => e,
-            Err(e) => return self.fail(&e),
+            Err(e) => return self.refuse(&e),
         };
         if endpoint == Endpoint::Health {
             self.state = State::Done;
-            return HeadersAction::Reply(LocalReply::json(200, br#"{"status":"ok"}"#.to_vec()));
+            return Step::Respond(LocalReply::json(200, br#"{"status":"ok"}"#.to_vec()));
         }
-        match config.authenticate(head.authorization) {
+        self.error_shape = match endpoint {
+            Endpoint::Bedrock(_) => ErrorShape::Aws,
+            Endpoint::Messages | Endpoint::CountTokens => ErrorShape::Anthropic,
+            Endpoint::Models | Endpoint::Model(_) if head.anthropic_version.is_some() => {
+                self.anthropic_models = true;
+                ErrorShape::Anthropic
+            }
+            _ => ErrorShape::OpenAi,
+        };
+        if self.error_shape == ErrorShape::Aws && !config.bedrock_passthrough {
+            return self.refuse(&ApiError::not_found(
+                "Bedrock's own API is not served by this gateway (bedrock_passthrough is off).",
+            ));
+        }
+        // Anthropic's SDKs send the key as `x-api-key`.
+        let presented = head
+            .authorization
+            .map(str::to_string)
+            .or_else(|| head.api_key.map(|key| format!("Bearer {key}")));
+        match config.authenticate(presented.as_deref()) {
             Ok(name) => self.key_name = name,
-            Err(e) => return self.fail(&e),
+            Err(e) => return self.refuse(&e),
         }
         match endpoint {
-            Endpoint::Models => {
-                self.state = State::Local(LocalJob::Models(ModelsRequest::List));
-                HeadersAction::StartCalls
+            Endpoint::Models => self.start_models(config, ModelsRequest::List, host),
+            Endpoint::Model(id) => self.start_models(config, ModelsRequest::Get(id), host),
+            Endpoint::Embeddings
+            | Endpoint::ChatCompletions
+            | Endpoint::Responses
+            | Endpoint::Messages
+            | Endpoint::CountTokens
+                if end_of_stream =>
+            {
+                self.refuse(&empty_body())
             }
-            Endpoint::Model(id) => {
-                self.state = State::Local(LocalJob::Models(ModelsRequest::Get(id)));
-                HeadersAction::StartCalls
-            }
-            Endpoint::Embeddings if end_of_stream => self.fail(&ApiError::bad_request(
-                "Request body is empty; send a JSON request.",
-            )),
             Endpoint::Embeddings => {
                 self.state = State::Local(LocalJob::EmbeddingsBody);
-                HeadersAction::AwaitBody
+                Step::Pause
             }
-            Endpoint::ChatCompletions | Endpoint::Responses if end_of_stream => self.fail(
-                &ApiError::bad_request("Request body is empty; send a JSON request."),
-            ),
-            Endpoint::ChatCompletions | Endpoint::Responses => {
-                self.state = State::Pending {
+            Endpoint::ChatCompletions
+            | Endpoint::Responses
+            | Endpoint::Messages
+            | Endpoint::CountTokens => {
+                let mut drop_headers = headers_to_drop(&head.header_names);
+                if self.error_shape == ErrorShape::Anthropic {
+                    // Betas travel in the body, as Bedrock wants them.
+                    drop_headers.extend(["anthropic-beta".into(), "anthropic-version".into()]);
+                }
+                self.state = State::Pending(Held {
                     endpoint,
                     request_id: head.request_id.unwrap_or("").replace('-', ""),
-                    drop_headers: headers_to_drop(&head.header_names),
-                };
-                HeadersAction::AwaitBody
+                    drop_headers,
+                    betas: head.anthropic_beta.map(str::to_string),
+                });
+                Step::Pause
             }
-            Endpoint::Health => HeadersAction::Reply(LocalReply::json(200, b"{}".to_vec())),
+            Endpoint::Bedrock(_) if end_of_stream => self.refuse(&empty_body()),
+            Endpoint::Bedrock(call) => self.await_passthrough_body(config, call, head),
+            Endpoint::Health => Step::Continue,
         }
     }
 
-    fn fail(&mut self, e: &ApiError) -> HeadersAction {
-        HeadersAction::Reply(self.refuse(e))
+    /// Bedrock's own API: the model the client named (alias resolved) must be one its key
+    /// may use; the body is then signed as it is.
+    fn await_passthrough_body(
+        &mut self,
+        config: &Config,
+        call: RuntimeCall,
+        head: &RequestHead<'_>,
+    ) -> Step {
+        let model_id = config.resolve_model(&call.model_id).to_string();
+        if let Err(e) = validate_model_id(&model_id) {
+            return self.refuse(&e);
+        }
+        self.model = Some(model_id.clone());
+        if !config.model_allowed(self.key_name.as_deref(), &model_id) {
+            return self.refuse(&not_allowed(&model_id));
+        }
+        self.state = State::PendingPassthrough {
+            path: runtime_path(&model_id, call.action.segment()),
+            streams: call.action.streams(),
+            drop_headers: headers_to_drop(&head.header_names),
+        };
+        Step::Pause
     }
 
-    /// A local error reply; nothing goes upstream.
-    fn refuse(&mut self, e: &ApiError) -> LocalReply {
+    /// Signs the client's Bedrock request for the gateway's credentials; the body goes as sent.
+    fn forward_passthrough(
+        &mut self,
+        config: &Config,
+        path: &str,
+        streams: bool,
+        drop_headers: Vec<String>,
+        body: Vec<u8>,
+        now: SystemTime,
+    ) -> Step {
+        let accept = if streams {
+            "application/vnd.amazon.eventstream"
+        } else {
+            "application/json"
+        };
+        let signed = signed_headers(
+            config,
+            &Signed {
+                method: "POST",
+                host: &config.runtime_host,
+                path,
+                body: &body,
+                accept,
+            },
+            now,
+        );
+        let set_headers = match signed {
+            Ok(h) => h,
+            Err(e) => return self.refuse(&e),
+        };
+        let remove_headers = drop_headers
+            .into_iter()
+            .filter(|n| !set_headers.iter().any(|(s, _)| s == n))
+            .collect();
+        self.stream = streams;
+        self.state = State::Passing(UsageReader::new(streams));
+        Step::Forward(UpstreamRequest {
+            set_headers,
+            remove_headers,
+            body,
+        })
+    }
+
+    /// A request body callback: `size` is what Envoy holds so far; `read` fetches it, and is
+    /// called only once the whole body is there and within the limit.
+    pub fn on_request_body(
+        &mut self,
+        config: &Config,
+        size: usize,
+        end_of_stream: bool,
+        read: &dyn Fn() -> Vec<u8>,
+        host: &Host<'_>,
+    ) -> Step {
+        let wants_body = matches!(
+            self.state,
+            State::Pending(_)
+                | State::PendingPassthrough { .. }
+                | State::Local(LocalJob::EmbeddingsBody)
+        );
+        if !wants_body {
+            return Step::Continue;
+        }
+        if size > config.max_request_bytes {
+            return self.refuse(&too_large(config));
+        }
+        if !end_of_stream {
+            return Step::Pause;
+        }
+        let body = read();
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Local(LocalJob::EmbeddingsBody) => self.start_embeddings(config, &body, host),
+            State::PendingPassthrough {
+                path,
+                streams,
+                drop_headers,
+            } => {
+                let now = (host.now)();
+                self.forward_passthrough(config, &path, streams, drop_headers, body, now)
+            }
+            State::Pending(held) => {
+                if config.image_fetch.enabled() {
+                    match ImageFetchJob::plan(&held.endpoint, &body, &config.image_fetch) {
+                        Err(e) => return self.refuse(&e),
+                        Ok(Some(job)) => return self.fetch_images(config, held, job),
+                        Ok(None) => {}
+                    }
+                }
+                let now = (host.now)();
+                match self.translate(config, held, &body, now) {
+                    Ok(upstream) => Step::Forward(upstream),
+                    Err(reply) => Step::Respond(reply),
+                }
+            }
+            _ => self.refuse(&ApiError::internal(
+                "request body arrived in an unexpected state",
+            )),
+        }
+    }
+
+    /// One of the filter's own calls answered (`CallResponse::no_answer` and friends when it
+    /// could not be made or got no answer).
+    pub fn on_call_response(
+        &mut self,
+        config: &Config,
+        key: usize,
+        response: CallResponse,
+        host: &Host<'_>,
+    ) -> Step {
+        self.calls_in_flight = self.calls_in_flight.saturating_sub(1);
+        let now = || (host.now)();
+        let step = match &mut self.state {
+            State::Local(LocalJob::ModelsFetch(job)) => match host.models.try_borrow_mut() {
+                Ok(mut models) => job.on_response(config, key, response, &mut models, now()),
+                // Never borrowed across callbacks; a fresh cache only costs a refetch.
+                Err(_) => job.on_response(config, key, response, &mut ModelCache::default(), now()),
+            },
+            State::Local(LocalJob::Embeddings(job)) => {
+                job.on_response(config, key, response, now())
+            }
+            State::FetchingImages { job, .. } => {
+                match job.on_response(&config.image_fetch, key, response) {
+                    Ok(Progress::Calls(calls)) if calls.is_empty() => Step::Pause,
+                    Ok(Progress::Calls(calls)) => Step::Dispatch(calls),
+                    Ok(Progress::Done(body)) => return self.forward_fetched(config, &body, now()),
+                    Err(e) => return self.refuse(&e),
+                }
+            }
+            // A late answer after the client was answered: nothing more to do.
+            _ => return Step::Pause,
+        };
+        self.settle_calls(step)
+    }
+
+    fn start_models(&mut self, config: &Config, request: ModelsRequest, host: &Host<'_>) -> Step {
+        let key = self.key_name.as_deref();
+        let now = (host.now)();
+        let (job, step) = match host.models.try_borrow() {
+            Ok(models) => ModelsJob::start(config, request, key, &models, now),
+            Err(_) => ModelsJob::start(config, request, key, &ModelCache::default(), now),
+        };
+        if let Some(job) = job {
+            self.state = State::Local(LocalJob::ModelsFetch(job));
+        }
+        self.settle_calls(step)
+    }
+
+    fn start_embeddings(&mut self, config: &Config, body: &[u8], host: &Host<'_>) -> Step {
+        let mut job = match EmbeddingsJob::plan(config, body) {
+            Ok(job) => job,
+            Err(e) => return self.settle_calls(Step::error(&e)),
+        };
+        self.model = Some(job.model_id().to_string());
+        if !config.model_allowed(self.key_name.as_deref(), job.model_id()) {
+            return self.settle_calls(Step::error(&not_allowed(job.model_id())));
+        }
+        let step = job.begin(config, (host.now)());
+        self.state = State::Local(LocalJob::Embeddings(Box::new(job)));
+        self.settle_calls(step)
+    }
+
+    /// Holds the request while its remote images are fetched (never for a model the key may
+    /// not use); `on_call_response` forwards it once they are in.
+    fn fetch_images(&mut self, config: &Config, held: Held, mut job: ImageFetchJob) -> Step {
+        if let Some(model) = job.requested_model() {
+            let model_id = config.resolve_model(model).to_string();
+            if !config.model_allowed(self.key_name.as_deref(), &model_id) {
+                return self.refuse(&not_allowed(&model_id));
+            }
+        }
+        let calls = job.begin(&config.image_fetch);
+        self.state = State::FetchingImages {
+            held,
+            job: Box::new(job),
+        };
+        self.settle_calls(Step::Dispatch(calls))
+    }
+
+    /// Every image is in: translate the request with them and send it on.
+    fn forward_fetched(&mut self, config: &Config, body: &[u8], now: SystemTime) -> Step {
+        let State::FetchingImages { held, .. } = std::mem::replace(&mut self.state, State::Done)
+        else {
+            return Step::Pause;
+        };
+        match self.translate(config, held, body, now) {
+            Ok(upstream) => Step::Forward(upstream),
+            Err(reply) => Step::Respond(reply),
+        }
+    }
+
+    /// Counts calls going out, records a final answer for stats, and never leaves the client
+    /// waiting on nothing: no call in flight and no answer is an error answer.
+    fn settle_calls(&mut self, step: Step) -> Step {
+        let step = match step {
+            Step::Dispatch(calls) => {
+                self.calls_in_flight = self.calls_in_flight.saturating_add(calls.len());
+                Step::Dispatch(calls)
+            }
+            Step::Pause if self.calls_in_flight == 0 => Step::error(&ApiError::internal(
+                "the gateway's own calls ended without an answer",
+            )),
+            other => other,
+        };
+        let step = match step {
+            Step::Respond(reply) if self.anthropic_models && reply.status == 200 => Step::Respond(
+                LocalReply::json(200, models::in_anthropic_shape(&reply.body)),
+            ),
+            other => other,
+        };
+        if let Step::Respond(reply) = &step {
+            let called = matches!(self.state, State::Local(_));
+            self.outcome = match reply.status {
+                s if s < 400 => Outcome::Success,
+                _ if called => Outcome::UpstreamError,
+                _ => Outcome::Rejected,
+            };
+            self.status = reply.status;
+            self.state = State::Done;
+        }
+        step
+    }
+
+    /// A local error answer; nothing goes upstream.
+    fn refuse(&mut self, e: &ApiError) -> Step {
+        Step::Respond(self.refusal(e))
+    }
+
+    fn refusal(&mut self, e: &ApiError) -> LocalReply {
         self.state = State::Done;
         self.status = e.status;
         self.outcome = Outcome::Rejected;
-        LocalReply::error(e)
+        self.error_shape.reply(e)
     }
 
     /// How the request ended, for stats and access logs.
     pub fn summary(&self) -> Summary {
-        let stream_failed = matches!(&self.state, State::Sent(Reply::Stream(s)) if s.failed());
+        let stream_failed =
+            matches!(&self.state, State::Sent(AnswerTranslator::Stream(s)) if s.failed());
         let usage = match &self.state {
-            State::Sent(Reply::Stream(s)) => s.usage().cloned(),
+            State::Sent(AnswerTranslator::Stream(s)) => s.usage().cloned(),
+            State::Passing(reader) => reader.usage().cloned(),
             _ => self.usage.clone(),
         };
         Summary {
@@ -309,198 +589,20 @@ impl Exchange {
         }
     }
 
-    /// True while the request body is still wanted.
-    pub fn wants_request_body(&self) -> bool {
-        matches!(
-            self.state,
-            State::Pending { .. } | State::Local(LocalJob::EmbeddingsBody)
-        )
-    }
-
-    /// True when the complete body goes to `start_calls` instead of `on_request_body`.
-    pub fn answers_with_calls(&self) -> bool {
-        matches!(self.state, State::Local(_))
-    }
-
-    /// Starts an endpoint the filter answers with calls of its own (`body` empty for GET).
-    pub fn start_calls(
-        &mut self,
-        config: &Config,
-        body: &[u8],
-        now: SystemTime,
-        models: &mut ModelCache,
-    ) -> CallStep {
-        let State::Local(job) = std::mem::replace(&mut self.state, State::Done) else {
-            return self.end_calls(CallStep::error(&ApiError::internal(
-                "calls started in an unexpected state",
-            )));
-        };
-        if body.len() > config.max_request_bytes {
-            return self.end_calls(CallStep::error(&too_large(config)));
-        }
-        let (job, step) = match job {
-            LocalJob::Models(request) => {
-                let key = self.key_name.as_deref();
-                let (job, step) = ModelsJob::start(config, request, key, models, now);
-                (job.map(LocalJob::ModelsFetch), step)
-            }
-            LocalJob::EmbeddingsBody => match EmbeddingsJob::plan(config, body) {
-                Err(e) => (None, CallStep::error(&e)),
-                Ok(mut job) => {
-                    self.model = Some(job.model_id().to_string());
-                    if config.model_allowed(self.key_name.as_deref(), job.model_id()) {
-                        let step = job.begin(config, now);
-                        (Some(LocalJob::Embeddings(Box::new(job))), step)
-                    } else {
-                        (None, CallStep::error(&not_allowed(job.model_id())))
-                    }
-                }
-            },
-            other => (Some(other), CallStep::Wait),
-        };
-        if let Some(job) = job {
-            self.state = State::Local(job);
-        }
-        self.end_calls(step)
-    }
-
-    /// With the complete body of a chat or Responses request: when image fetching is on and
-    /// the request names `http(s)` images, starts fetching them (`None`: translate as is).
-    /// The request is held until `on_call_response` returns `CallStep::Forward`.
-    pub fn start_image_fetch(&mut self, config: &Config, body: &[u8]) -> Option<CallStep> {
-        let policy = &config.image_fetch;
-        let State::Pending { endpoint, .. } = &self.state else {
-            return None;
-        };
-        if !policy.enabled() || body.len() > config.max_request_bytes {
-            return None;
-        }
-        let mut job = match ImageFetchJob::plan(endpoint, body, policy) {
-            Ok(job) => job?,
-            Err(e) => return Some(CallStep::Reply(self.refuse(&e))),
-        };
-        // Fetch nothing for a model the key may not use.
-        if let Some(model) = job.requested_model() {
-            let model_id = config.resolve_model(model).to_string();
-            if !config.model_allowed(self.key_name.as_deref(), &model_id) {
-                return Some(CallStep::Reply(self.refuse(&not_allowed(&model_id))));
-            }
-        }
-        let calls = job.begin(policy);
-        let State::Pending {
-            endpoint,
-            request_id,
-            drop_headers,
-        } = std::mem::replace(&mut self.state, State::Done)
-        else {
-            return None;
-        };
-        self.state = State::FetchingImages {
-            endpoint,
-            request_id,
-            drop_headers,
-            job: Box::new(job),
-        };
-        Some(CallStep::Dispatch(calls))
-    }
-
-    /// One of the filter's own calls answered (status 0: it failed or timed out).
-    pub fn on_call_response(
-        &mut self,
-        config: &Config,
-        key: usize,
-        response: CallResponse,
-        now: SystemTime,
-        models: &mut ModelCache,
-    ) -> CallStep {
-        let step = match &mut self.state {
-            State::Local(LocalJob::ModelsFetch(job)) => {
-                job.on_response(config, key, response, models, now)
-            }
-            State::Local(LocalJob::Embeddings(job)) => job.on_response(config, key, response, now),
-            State::FetchingImages { job, .. } => {
-                match job.on_response(&config.image_fetch, key, response) {
-                    Ok(Progress::Calls(calls)) if calls.is_empty() => CallStep::Wait,
-                    Ok(Progress::Calls(calls)) => CallStep::Dispatch(calls),
-                    Ok(Progress::Done(body)) => return self.forward_fetched(config, &body, now),
-                    Err(e) => CallStep::Reply(self.refuse(&e)),
-                }
-            }
-            _ => CallStep::Wait,
-        };
-        self.end_calls(step)
-    }
-
-    /// Every image is in: translate the request with them and send it on.
-    fn forward_fetched(&mut self, config: &Config, body: &[u8], now: SystemTime) -> CallStep {
-        let State::FetchingImages {
-            endpoint,
-            request_id,
-            drop_headers,
-            ..
-        } = std::mem::replace(&mut self.state, State::Done)
-        else {
-            return CallStep::Wait;
-        };
-        match self.translate(config, endpoint, request_id, drop_headers, body, now) {
-            Ok(upstream) => CallStep::Forward(upstream),
-            Err(reply) => CallStep::Reply(reply),
-        }
-    }
-
-    /// Records a final reply for stats; the exchange is done then.
-    fn end_calls(&mut self, step: CallStep) -> CallStep {
-        if let CallStep::Reply(reply) = &step {
-            let called = matches!(self.state, State::Local(_));
-            self.outcome = match reply.status {
-                s if s < 400 => Outcome::Success,
-                _ if called => Outcome::UpstreamError,
-                _ => Outcome::Rejected,
-            };
-            self.status = reply.status;
-            self.state = State::Done;
-        }
-        step
-    }
-
-    /// The body grew past the configured limit: answer 413 and forward nothing.
-    pub fn reject_oversized(&mut self, config: &Config) -> LocalReply {
-        self.refuse(&too_large(config))
-    }
-
-    /// Called once with the complete request body.
-    pub fn on_request_body(
-        &mut self,
-        config: &Config,
-        body: &[u8],
-        now: SystemTime,
-    ) -> Result<UpstreamRequest, LocalReply> {
-        let State::Pending {
-            endpoint,
-            request_id,
-            drop_headers,
-        } = std::mem::replace(&mut self.state, State::Done)
-        else {
-            return Err(self.refuse(&ApiError::internal(
-                "request body arrived in an unexpected state",
-            )));
-        };
-        if body.len() > config.max_request_bytes {
-            return Err(self.refuse(&too_large(config)));
-        }
-        self.translate(config, endpoint, request_id, drop_headers, body, now)
-    }
-
     /// Translates and signs a complete request body for Bedrock.
     fn translate(
         &mut self,
         config: &Config,
-        endpoint: Endpoint,
-        request_id: String,
-        drop_headers: Vec<String>,
+        held: Held,
         body: &[u8],
         now: SystemTime,
     ) -> Result<UpstreamRequest, LocalReply> {
+        let Held {
+            endpoint,
+            request_id,
+            drop_headers,
+            betas,
+        } = held;
         let fallback_id;
         let request_id = if request_id.is_empty() {
             let nanos = now.duration_since(UNIX_EPOCH).map(|d| d.as_nanos());
@@ -524,50 +626,36 @@ impl Exchange {
         let translated = match endpoint {
             Endpoint::ChatCompletions => chat::translate(body, &ctx),
             Endpoint::Responses => responses::translate(body, &ctx),
+            Endpoint::Messages => messages::translate(body, &ctx, betas.as_deref()),
+            Endpoint::CountTokens => messages::count_tokens(body, &ctx, betas.as_deref()),
             _ => Err(ApiError::internal("this endpoint takes no request body")),
         };
         let translated = match translated {
             Ok(t) => t,
-            Err(e) => return Err(self.refuse(&e)),
+            Err(e) => return Err(self.refusal(&e)),
         };
         if !config.model_allowed(self.key_name.as_deref(), &translated.model_id) {
-            return Err(self.refuse(&not_allowed(&translated.model_id)));
+            return Err(self.refusal(&not_allowed(&translated.model_id)));
         }
-
-        let content_type = "application/json";
-        let signed = sign::authorize(
-            &config.upstream_auth,
-            &SignInput {
+        let accept = match translated.answer {
+            AnswerTranslator::Stream(_) => "application/vnd.amazon.eventstream",
+            AnswerTranslator::Json(_) => "application/json",
+        };
+        let signed = signed_headers(
+            config,
+            &Signed {
                 method: "POST",
                 host: &config.runtime_host,
                 path: &translated.path,
-                content_type,
                 body: &translated.body,
-                region: &config.region,
-                service: "bedrock",
-                now,
+                accept,
             },
+            now,
         );
-        let auth_headers = match signed {
+        let set_headers = match signed {
             Ok(h) => h,
-            Err(e) => return Err(self.refuse(&e)),
+            Err(e) => return Err(self.refusal(&e)),
         };
-        let accept = match translated.reply {
-            Reply::Stream(_) => "application/vnd.amazon.eventstream",
-            Reply::Json(_) => "application/json",
-        };
-        let mut set_headers = vec![
-            (":method".to_string(), "POST".to_string()),
-            (":path".to_string(), translated.path),
-            (":authority".to_string(), config.runtime_host.clone()),
-            ("content-type".to_string(), content_type.to_string()),
-            (
-                "content-length".to_string(),
-                translated.body.len().to_string(),
-            ),
-            ("accept".to_string(), accept.to_string()),
-        ];
-        set_headers.extend(auth_headers);
         let remove_headers = drop_headers
             .into_iter()
             .filter(|n| !set_headers.iter().any(|(s, _)| s == n))
@@ -575,8 +663,8 @@ impl Exchange {
         self.model = Some(translated.model_id);
         self.remember = use_store.then_some(store);
         self.turn = translated.turn;
-        self.stream = matches!(translated.reply, Reply::Stream(_));
-        self.state = State::Sent(translated.reply);
+        self.stream = matches!(translated.answer, AnswerTranslator::Stream(_));
+        self.state = State::Sent(translated.answer);
         Ok(UpstreamRequest {
             set_headers,
             remove_headers,
@@ -584,14 +672,30 @@ impl Exchange {
         })
     }
 
+    /// Bedrock's response headers, read through `header` (`:status`, `x-amzn-errortype`, ...).
     pub fn on_response_headers(
         &mut self,
-        status: u16,
-        error_type: Option<&str>,
+        header: &dyn Fn(&str) -> Option<String>,
     ) -> ResponseHeaders {
-        let State::Sent(reply) = &self.state else {
+        let status = header(":status")
+            .and_then(|s| s.parse::<u16>().ok())
+            .unwrap_or(502);
+        if let State::Passing(reader) = &mut self.state {
+            // Bedrock's answer, errors included, is what a Bedrock client expects.
+            reader.on_headers(header);
+            self.status = status;
+            self.outcome = if status == 200 {
+                Outcome::Success
+            } else {
+                Outcome::UpstreamError
+            };
+            return ResponseHeaders::default();
+        }
+        let State::Sent(answer) = &self.state else {
             return ResponseHeaders::default();
         };
+        let error_type = header("x-amzn-errortype");
+        let error_type = error_type.as_deref();
         if status != 200 {
             // Status follows the error type (Bedrock sends throttling as 400 sometimes).
             let mapped = ApiError::from_bedrock(status, error_type.unwrap_or(""), "");
@@ -610,12 +714,12 @@ impl Exchange {
         }
         self.status = 200;
         self.outcome = Outcome::Success;
-        let set_headers = match reply {
-            Reply::Stream(_) => vec![
+        let set_headers = match answer {
+            AnswerTranslator::Stream(_) => vec![
                 ("content-type".into(), "text/event-stream".into()),
                 ("cache-control".into(), "no-cache".into()),
             ],
-            Reply::Json(_) => vec![("content-type".into(), "application/json".into())],
+            AnswerTranslator::Json(_) => vec![("content-type".into(), "application/json".into())],
         };
         ResponseHeaders {
             status: None,
@@ -627,7 +731,11 @@ impl Exchange {
     /// `body` is this callback's bytes when streaming, or everything buffered at the end.
     pub fn on_response_body(&mut self, body: &[u8], end_of_stream: bool) -> BodyAction {
         match &mut self.state {
-            State::Sent(Reply::Stream(stream)) => {
+            State::Passing(reader) => {
+                reader.push(body, end_of_stream);
+                BodyAction::Pass
+            }
+            State::Sent(AnswerTranslator::Stream(stream)) => {
                 let mut out = stream.push(body);
                 if end_of_stream {
                     out.extend(stream.finish());
@@ -641,12 +749,14 @@ impl Exchange {
                 }
                 BodyAction::Replace(out)
             }
-            State::Sent(Reply::Json(_)) | State::UpstreamError { .. } if !end_of_stream => {
+            State::Sent(AnswerTranslator::Json(_)) | State::UpstreamError { .. }
+                if !end_of_stream =>
+            {
                 BodyAction::Buffer
             }
-            State::Sent(Reply::Json(reply)) => {
+            State::Sent(AnswerTranslator::Json(translator)) => {
                 self.usage = usage_of(body);
-                let out = reply.translate(body).unwrap_or_else(|e| e.to_body());
+                let out = translator.translate(body).unwrap_or_else(|e| e.to_body());
                 if let Some(store) = self.remember.take() {
                     let owner = self.key_name.as_deref().unwrap_or("");
                     let turn = self.turn.take();
@@ -658,32 +768,16 @@ impl Exchange {
             }
             State::UpstreamError { status, error_type } => {
                 let e = bedrock_error(*status, error_type.as_deref(), body);
+                let reply = self.error_shape.reply(&e);
                 self.state = State::Done;
-                BodyAction::Replace(e.to_body())
+                BodyAction::Replace(reply.body)
             }
             State::Start
-            | State::Pending { .. }
+            | State::Pending(_)
+            | State::PendingPassthrough { .. }
             | State::FetchingImages { .. }
             | State::Local(_)
             | State::Done => BodyAction::Pass,
-        }
-    }
-
-    /// Called when the upstream connection broke before the end of the body.
-    pub fn on_upstream_reset(&mut self) -> Vec<u8> {
-        match &mut self.state {
-            State::Sent(Reply::Stream(stream)) => {
-                stream.abort("the connection to Bedrock was reset")
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    /// Token usage reported by Bedrock, once known (streams only, for now).
-    pub fn usage(&self) -> Option<&crate::bedrock::converse::Usage> {
-        match &self.state {
-            State::Sent(Reply::Stream(stream)) => stream.usage(),
-            _ => None,
         }
     }
 }
@@ -691,20 +785,34 @@ impl Exchange {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use crate::test_support::fixed_now;
     #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
 
     fn config(extra: &str) -> Config {
-        let env = |k: &str| match k {
-            "AWS_ACCESS_KEY_ID" => Some("AKIDEXAMPLE".to_string()),
-            "AWS_SECRET_ACCESS_KEY" => Some("secret".to_string()),
-            "API_KEY" => Some("k".to_string()),
-            _ => None,
-        };
-        Config::load(format!("{{{extra}}}").as_bytes(), &env).unwrap()
+        crate::test_support::signing_config(&format!("{{{extra}}}"), &[])
+    }
+
+    /// The host as tests see it: a fixed clock and an empty model cache.
+    #[derive(Default)]
+    struct TestHost {
+        models: RefCell<ModelCache>,
+    }
+
+    impl TestHost {
+        fn host(&self) -> Host<'_> {
+            Host {
+                now: &fixed_now,
+                models: &self.models,
+            }
+        }
+    }
+
+    /// The whole body in one callback.
+    fn send_body(exchange: &mut Exchange, config: &Config, body: &[u8], host: &Host<'_>) -> Step {
+        exchange.on_request_body(config, body.len(), true, &|| body.to_vec(), host)
     }
 
     fn pending(config: &Config) -> Exchange {
@@ -715,9 +823,10 @@ mod tests {
             authorization: Some("Bearer k"),
             request_id: Some("r-1"),
             header_names: vec!["authorization".into()],
+            ..Default::default()
         };
-        let action = exchange.on_request_headers(config, &head, false);
-        assert_eq!(action, HeadersAction::AwaitBody);
+        let step = exchange.on_request_headers(config, &head, false, &TestHost::default().host());
+        assert_eq!(step, Step::Pause);
         exchange
     }
 
@@ -726,10 +835,6 @@ mod tests {
             {"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}]})
         .to_string()
         .into_bytes()
-    }
-
-    fn now() -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(1_795_633_051)
     }
 
     type SharedSlots = std::rc::Rc<std::cell::RefCell<std::collections::HashMap<String, Vec<u8>>>>;
@@ -767,13 +872,20 @@ mod tests {
             authorization: Some(&auth),
             request_id: Some(request_id),
             header_names: vec![],
+            ..Default::default()
         };
+        let test_host = TestHost::default();
+        let host = test_host.host();
         assert_eq!(
-            exchange.on_request_headers(config, &head, false),
-            HeadersAction::AwaitBody
+            exchange.on_request_headers(config, &head, false, &host),
+            Step::Pause
         );
-        let upstream = exchange.on_request_body(config, body.to_string().as_bytes(), now())?;
-        exchange.on_response_headers(200, None);
+        let upstream = match send_body(&mut exchange, config, body.to_string().as_bytes(), &host) {
+            Step::Forward(upstream) => upstream,
+            Step::Respond(reply) => return Err(reply),
+            other => panic!("expected the request to go on, got {other:?}"),
+        };
+        exchange.on_response_headers(&|name: &str| (name == ":status").then(|| "200".to_string()));
         let BodyAction::Replace(out) =
             exchange.on_response_body(answer.to_string().as_bytes(), true)
         else {
@@ -937,7 +1049,9 @@ mod tests {
             config(r#""image_fetch_cluster":"img","image_fetch_allowed_hosts":["example.com"]"#);
         let mut exchange = pending(&config);
         let body = chat_with("https://example.com/cat.png");
-        let Some(CallStep::Dispatch(calls)) = exchange.start_image_fetch(&config, &body) else {
+        let test_host = TestHost::default();
+        let host = test_host.host();
+        let Step::Dispatch(calls) = send_body(&mut exchange, &config, &body, &host) else {
             panic!("expected a fetch");
         };
         assert_eq!(calls.len(), 1);
@@ -946,14 +1060,8 @@ mod tests {
             headers: vec![("content-type".into(), "image/png".into())],
             body: PNG.to_vec(),
         };
-        let step = exchange.on_call_response(
-            &config,
-            calls[0].key,
-            answer,
-            now(),
-            &mut ModelCache::default(),
-        );
-        let CallStep::Forward(upstream) = step else {
+        let step = exchange.on_call_response(&config, calls[0].key, answer, &host);
+        let Step::Forward(upstream) = step else {
             panic!("expected the request to go on, got {step:?}");
         };
         let sent: serde_json::Value = serde_json::from_slice(&upstream.body).unwrap();
@@ -985,27 +1093,18 @@ mod tests {
             config(r#""image_fetch_cluster":"img","image_fetch_allowed_hosts":["example.com"]"#);
         let mut exchange = pending(&config);
         let body = chat_with("https://example.com/cat.png");
-        exchange.start_image_fetch(&config, &body).unwrap();
-        let step = exchange.on_call_response(
-            &config,
-            0,
-            CallResponse::failed("timed out"),
-            now(),
-            &mut ModelCache::default(),
-        );
-        let CallStep::Reply(reply) = step else {
+        let test_host = TestHost::default();
+        let host = test_host.host();
+        let fetch = send_body(&mut exchange, &config, &body, &host);
+        assert!(matches!(fetch, Step::Dispatch(_)));
+        let step = exchange.on_call_response(&config, 0, CallResponse::failed("timed out"), &host);
+        let Step::Respond(reply) = step else {
             panic!("expected a refusal, got {step:?}");
         };
         assert_eq!(reply.status, 400);
         assert_eq!(exchange.summary().outcome, Outcome::Rejected);
-        let again = exchange.on_call_response(
-            &config,
-            0,
-            CallResponse::failed("late"),
-            now(),
-            &mut ModelCache::default(),
-        );
-        assert_eq!(again, CallStep::Wait);
+        let again = exchange.on_call_response(&config, 0, CallResponse::failed("late"), &host);
+        assert_eq!(again, Step::Pause);
     }
 
     #[test]
@@ -1013,15 +1112,110 @@ mod tests {
         let off = config("");
         let mut exchange = pending(&off);
         let body = chat_with("https://example.com/cat.png");
-        assert_eq!(exchange.start_image_fetch(&off, &body), None);
-        let err = exchange.on_request_body(&off, &body, now()).unwrap_err();
+        let test_host = TestHost::default();
+        let host = test_host.host();
+        let Step::Respond(err) = send_body(&mut exchange, &off, &body, &host) else {
+            panic!("expected a refusal without a fetch");
+        };
         assert_eq!(err.status, 400);
 
         let limited = config(r#""image_fetch_cluster":"img","allowed_models":["other"]"#);
         let mut exchange = pending(&limited);
-        let Some(CallStep::Reply(reply)) = exchange.start_image_fetch(&limited, &body) else {
+        let Step::Respond(reply) = send_body(&mut exchange, &limited, &body, &host) else {
             panic!("expected a refusal");
         };
         assert_eq!(reply.status, 403);
+    }
+
+    #[test]
+    fn bedrock_native_requests_are_checked_re_signed_and_passed_through() {
+        let gateway = config(
+            r#""model_aliases":{"sonnet":"us.anthropic.claude-sonnet-4-5-20250929-v1:0"},"allowed_models":["sonnet"]"#,
+        );
+        let test_host = TestHost::default();
+        let host = test_host.host();
+        let head = |path: &'static str, key: &'static str| RequestHead {
+            method: "POST",
+            path,
+            authorization: Some(key),
+            request_id: None,
+            header_names: vec!["authorization".into(), "anthropic-beta".into()],
+            ..Default::default()
+        };
+        let mut exchange = Exchange::default();
+        let step = exchange.on_request_headers(
+            &gateway,
+            &head("/model/sonnet/invoke-with-response-stream", "Bearer k"),
+            false,
+            &host,
+        );
+        assert_eq!(step, Step::Pause);
+        let body = br#"{"anthropic_version":"bedrock-2023-05-31","max_tokens":9,"messages":[]}"#;
+        let Step::Forward(upstream) = send_body(&mut exchange, &gateway, body, &host) else {
+            panic!("expected the request to go on");
+        };
+        assert_eq!(upstream.body, body.to_vec());
+        let header = |n: &str| {
+            upstream
+                .set_headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            header(":path").as_deref(),
+            Some(
+                "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke-with-response-stream"
+            )
+        );
+        assert!(header("authorization")
+            .unwrap()
+            .starts_with("AWS4-HMAC-SHA256"));
+        assert_eq!(upstream.remove_headers, Vec::<String>::new());
+        // The answer is not touched.
+        let answer =
+            exchange.on_response_headers(&|n: &str| (n == ":status").then(|| "200".into()));
+        assert_eq!(answer, ResponseHeaders::default());
+        assert_eq!(
+            exchange.on_response_body(b"frames", false),
+            BodyAction::Pass
+        );
+
+        // A wrong key and a model outside the allow-list: AWS-shaped errors, nothing sent.
+        for (path, key, status, kind) in [
+            (
+                "/model/sonnet/invoke",
+                "Bearer nope",
+                401,
+                "UnrecognizedClientException",
+            ),
+            (
+                "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse",
+                "Bearer k",
+                403,
+                "AccessDeniedException",
+            ),
+        ] {
+            let mut exchange = Exchange::default();
+            let Step::Respond(reply) =
+                exchange.on_request_headers(&gateway, &head(path, key), false, &host)
+            else {
+                panic!("expected a refusal for {path}");
+            };
+            assert_eq!(reply.status, status);
+            assert!(reply
+                .headers
+                .contains(&("x-amzn-errortype".into(), kind.into())));
+        }
+        let off = config(r#""bedrock_passthrough":false"#);
+        let Step::Respond(reply) = Exchange::default().on_request_headers(
+            &off,
+            &head("/model/sonnet/invoke", "Bearer k"),
+            false,
+            &host,
+        ) else {
+            panic!("expected a 404 with passthrough off");
+        };
+        assert_eq!(reply.status, 404);
     }
 }

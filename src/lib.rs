@@ -13,20 +13,25 @@
     )
 )]
 
+pub mod api;
 pub mod bedrock;
-pub mod calls;
+pub mod capabilities;
 pub mod config;
+pub mod converse;
 pub mod error;
-pub mod eventstream;
 pub mod exchange;
 pub mod header_map;
+pub mod local_reply;
 pub mod observability;
-pub mod openai;
 pub mod router;
-pub mod sign;
-pub mod sigv4_cached;
 pub mod sse;
-pub mod translate;
+pub mod stable_hash;
+pub mod step;
+pub mod stream;
+pub mod upstream;
+
+#[cfg(test)]
+mod test_support;
 
 #[cfg(target_os = "wasi")]
 mod filter;

@@ -11,6 +11,61 @@ pub enum Endpoint {
     Models,
     Model(String),
     Health,
+    /// The Anthropic Messages API (`POST /v1/messages`).
+    Messages,
+    /// `POST /v1/messages/count_tokens`.
+    CountTokens,
+    /// Bedrock Runtime's own API (`POST /model/{id}/{action}`), passed through.
+    Bedrock(RuntimeCall),
+}
+
+/// A Bedrock Runtime operation on one model, as an AWS SDK or Claude Code sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeCall {
+    /// The model id as the client named it (the path segment, URL-decoded).
+    pub model_id: String,
+    pub action: RuntimeAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeAction {
+    Invoke,
+    InvokeStream,
+    Converse,
+    ConverseStream,
+    CountTokens,
+}
+
+impl RuntimeAction {
+    fn parse(segment: &str) -> Option<Self> {
+        Some(match segment {
+            "invoke" => RuntimeAction::Invoke,
+            "invoke-with-response-stream" => RuntimeAction::InvokeStream,
+            "converse" => RuntimeAction::Converse,
+            "converse-stream" => RuntimeAction::ConverseStream,
+            "count-tokens" => RuntimeAction::CountTokens,
+            _ => return None,
+        })
+    }
+
+    /// The path segment Bedrock Runtime names it by.
+    pub fn segment(self) -> &'static str {
+        match self {
+            RuntimeAction::Invoke => "invoke",
+            RuntimeAction::InvokeStream => "invoke-with-response-stream",
+            RuntimeAction::Converse => "converse",
+            RuntimeAction::ConverseStream => "converse-stream",
+            RuntimeAction::CountTokens => "count-tokens",
+        }
+    }
+
+    /// Whether the answer is an AWS event stream.
+    pub fn streams(self) -> bool {
+        matches!(
+            self,
+            RuntimeAction::InvokeStream | RuntimeAction::ConverseStream
+        )
+    }
 }
 
 /// Decodes `%XX` escapes in a path segment (model ids in `/v1/models/{id}` may be encoded).
@@ -36,6 +91,13 @@ pub fn route(method: &str, path: &str) -> Result<Endpoint, ApiError> {
     if path == "/health" || path == "/api/v1/health" || path == "/v1/health" {
         return Ok(Endpoint::Health);
     }
+    // Claude Code's preconnect (`HEAD /`): answered like the health check.
+    if path == "/" && matches!(method, "HEAD" | "GET") {
+        return Ok(Endpoint::Health);
+    }
+    if let Some(rest) = path.strip_prefix("/model/") {
+        return runtime_call(method, path, rest);
+    }
     let rest = path
         .strip_prefix("/api/v1/")
         .or_else(|| path.strip_prefix("/v1/"))
@@ -45,6 +107,8 @@ pub fn route(method: &str, path: &str) -> Result<Endpoint, ApiError> {
         "chat/completions" => (Endpoint::ChatCompletions, "POST"),
         "responses" => (Endpoint::Responses, "POST"),
         "embeddings" => (Endpoint::Embeddings, "POST"),
+        "messages" => (Endpoint::Messages, "POST"),
+        "messages/count_tokens" => (Endpoint::CountTokens, "POST"),
         "models" => (Endpoint::Models, "GET"),
         _ => match rest.strip_prefix("models/") {
             Some(id) if !id.is_empty() => {
@@ -60,6 +124,21 @@ pub fn route(method: &str, path: &str) -> Result<Endpoint, ApiError> {
         )));
     }
     Ok(endpoint)
+}
+
+/// `{id}/{action}` after `/model/`; the id may hold `:` and `/` percent-encoded.
+fn runtime_call(method: &str, path: &str, rest: &str) -> Result<Endpoint, ApiError> {
+    let (id, action) = rest.rsplit_once('/').ok_or_else(|| not_found(path))?;
+    let action = RuntimeAction::parse(action).ok_or_else(|| not_found(path))?;
+    let model_id = percent_decode(id)
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| not_found(path))?;
+    if method != "POST" {
+        return Err(ApiError::method_not_allowed(format!(
+            "Method {method} is not allowed on {path}; use POST."
+        )));
+    }
+    Ok(Endpoint::Bedrock(RuntimeCall { model_id, action }))
 }
 
 fn not_found(path: &str) -> ApiError {
@@ -106,7 +185,50 @@ mod tests {
             405
         );
         assert_eq!(route("POST", "/v1/nope").unwrap_err().status, 404);
-        assert_eq!(route("POST", "/model/x/converse").unwrap_err().status, 404);
+        // Bedrock's own paths route to the passthrough (issue 16); anything else is unknown.
+        assert_eq!(route("POST", "/model/x").unwrap_err().status, 404);
         assert_eq!(route("GET", "/health"), Ok(Endpoint::Health));
+        assert_eq!(route("HEAD", "/"), Ok(Endpoint::Health));
+        assert_eq!(
+            route("POST", "/v1/messages?beta=true"),
+            Ok(Endpoint::Messages)
+        );
+        assert_eq!(
+            route("POST", "/v1/messages/count_tokens?beta=true"),
+            Ok(Endpoint::CountTokens)
+        );
+    }
+
+    #[test]
+    fn bedrock_runtime_paths_route_with_the_model_id_decoded() {
+        let call = |path: &str| match route("POST", path) {
+            Ok(Endpoint::Bedrock(call)) => Some((call.model_id, call.action)),
+            _ => None,
+        };
+        assert_eq!(
+            call("/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke-with-response-stream"),
+            Some((
+                "us.anthropic.claude-sonnet-4-5-20250929-v1:0".to_string(),
+                RuntimeAction::InvokeStream
+            ))
+        );
+        assert_eq!(
+            call("/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A1%3Aapplication-inference-profile%2Fab/converse"),
+            Some((
+                "arn:aws:bedrock:us-east-1:1:application-inference-profile/ab".to_string(),
+                RuntimeAction::Converse
+            ))
+        );
+        assert_eq!(
+            call("/model/m/invoke?x=1").map(|c| c.1),
+            Some(RuntimeAction::Invoke)
+        );
+        assert_eq!(
+            call("/model/m/count-tokens").map(|c| c.1),
+            Some(RuntimeAction::CountTokens)
+        );
+        assert_eq!(call("/model/m/delete"), None);
+        assert_eq!(call("/model//invoke"), None);
+        assert_eq!(route("GET", "/model/m/invoke").unwrap_err().status, 405);
     }
 }

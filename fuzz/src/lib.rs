@@ -6,15 +6,15 @@
 
 use aws_smithy_eventstream::frame::write_message_to;
 use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
+use bedrock_access_filter::api::chat::stream::ChatStream;
+use bedrock_access_filter::api::{
+    chat, responses, AnswerTranslator, RequestContext, StreamTranslator, Translated,
+};
+use bedrock_access_filter::bedrock::model_id::{runtime_path, validate_model_id};
 use bedrock_access_filter::config::{Config, UpstreamAuth};
 use bedrock_access_filter::error::ApiError;
-use bedrock_access_filter::eventstream::{DecodeError, Frame, FrameDecoder};
-use bedrock_access_filter::sign::{self, SignInput};
-use bedrock_access_filter::translate::model::{runtime_path, validate_model_id};
-use bedrock_access_filter::translate::stream::ChatStream;
-use bedrock_access_filter::translate::{
-    chat, responses, Reply, RequestContext, StreamReply, Translated,
-};
+use bedrock_access_filter::stream::eventstream::{DecodeError, Frame, FrameDecoder};
+use bedrock_access_filter::upstream::sign::{self, SignInput};
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -243,12 +243,12 @@ pub fn request(data: &[u8]) {
         Err(e) => panic!("Converse body is not JSON: {e}"),
     };
     assert!(sent.is_object() && sent["messages"].is_array(), "{sent}");
-    match translated.reply {
-        Reply::Json(reply) => match reply.translate(answer) {
+    match translated.answer {
+        AnswerTranslator::Json(reply) => match reply.translate(answer) {
             Ok(bytes) => assert!(serde_json::from_slice::<Value>(&bytes).is_ok()),
             Err(e) => assert_openai_error(&e, false),
         },
-        Reply::Stream(mut stream) => {
+        AnswerTranslator::Stream(mut stream) => {
             let mut out = stream.push(answer);
             out.extend(stream.finish());
             assert_sse(&out);
@@ -419,7 +419,7 @@ fn next_event(input: &mut Input<'_>) -> Vec<u8> {
     }
 }
 
-fn stream_reply(api: u8, config: &Config) -> Box<dyn StreamReply> {
+fn stream_reply(api: u8, config: &Config) -> Box<dyn StreamTranslator> {
     let chat = |usage: bool| ChatStream::new("chatcmpl-fuzz".into(), "claude".into(), 1, usage);
     match api % 4 {
         0 => Box::new(chat(false)),
@@ -437,7 +437,7 @@ fn stream_reply(api: u8, config: &Config) -> Box<dyn StreamReply> {
                               "tools": [{"type": "function", "name": "f", "parameters": {}}]});
             match responses::translate(body.to_string().as_bytes(), &ctx) {
                 Ok(Translated {
-                    reply: Reply::Stream(s),
+                    answer: AnswerTranslator::Stream(s),
                     ..
                 }) => s,
                 Ok(_) => panic!("stream:true gave a JSON reply"),

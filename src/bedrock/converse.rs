@@ -3,6 +3,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// Largest image Bedrock takes in one block (3.75 MB).
+pub const MAX_IMAGE_BYTES: usize = 3_750_000;
+
 /// Token counts as Bedrock reports them; `inputTokens` excludes cache reads and writes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,8 +1,8 @@
 //! InvokeModel bodies and answers of the Bedrock embedding models we serve. Titan and Nova
 //! embed one text per call; Cohere embeds up to 96 texts per call.
 
+use crate::capabilities::base_model_id;
 use crate::error::ApiError;
-use crate::translate::model::base_model_id;
 use serde_json::{json, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,8 @@
 
 use crate::bedrock::converse::Usage;
 use crate::error::ApiError;
-use crate::eventstream::{Frame, FrameDecoder};
+use crate::stream::driver::EventSource;
+use crate::stream::eventstream::{Frame, FrameDecoder};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -194,6 +195,19 @@ impl EventReader {
     }
 }
 
+impl EventSource for EventReader {
+    type Event = StreamEvent;
+    fn push(&mut self, bytes: &[u8]) {
+        EventReader::push(self, bytes)
+    }
+    fn next_event(&mut self) -> Option<Result<StreamEvent, ApiError>> {
+        EventReader::next_event(self)
+    }
+    fn cut_off(&self) -> Option<ApiError> {
+        EventReader::cut_off(self)
+    }
+}
+
 /// Interprets one decoded frame. `Err` for exception/error frames and for a known event whose
 /// payload does not parse.
 pub fn parse_frame(frame: &Frame) -> Result<StreamEvent, ApiError> {
@@ -269,10 +283,9 @@ fn exception_message(payload: &[u8]) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::eventstream::{test_support, FrameDecoder};
+    use crate::stream::eventstream::{test_support, FrameDecoder};
     use serde_json::json;
     #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
     use wasm_bindgen_test::wasm_bindgen_test as test;

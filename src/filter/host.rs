@@ -247,6 +247,9 @@ pub fn header(map: MapType, name: &str) -> Option<String> {
 
 /// Up to `max` bytes of a buffer from its start; empty when absent or on a host error.
 pub fn body(buffer: BufferType, max: usize) -> Vec<u8> {
+    if max == 0 {
+        return Vec::new();
+    }
     let mut data: *mut u8 = std::ptr::null_mut();
     let mut size: usize = 0;
     // SAFETY: as above.

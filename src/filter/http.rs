@@ -1,71 +1,82 @@
-//! HTTP context: hands each callback's headers and bytes to the exchange and applies its answer.
+//! HTTP context: hands each callback's headers and bytes to the exchange and carries out the
+//! step it returns.
 
-use super::calls::{Finished, OwnCalls};
+use super::calls::OwnCalls;
 use super::host;
 use super::metrics::Metrics;
 use crate::config::Config;
-use crate::exchange::{
-    BodyAction, Exchange, HeadersAction, LocalReply, RequestHead, UpstreamRequest,
-};
+use crate::exchange::{BodyAction, Exchange, Host, RequestHead};
+use crate::local_reply::LocalReply;
 use crate::observability;
-use crate::translate::models::ModelCache;
+use crate::step::Step;
+use crate::upstream::jobs::models::ModelCache;
+use crate::upstream::request::UpstreamRequest;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType};
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 pub struct Http {
     config: Rc<Config>,
     metrics: Rc<RefCell<Metrics>>,
+    /// The VM's model-list cache, shared by its requests.
+    models: Rc<RefCell<ModelCache>>,
     exchange: Exchange,
-    replied: bool,
-    /// The filter's own upstream calls (model list, embeddings, image URLs).
     calls: OwnCalls,
-    /// Size of the held request body, replaced once fetched images are in.
-    held_body_size: usize,
+    /// Bytes of request body Envoy holds (what a rewrite replaces).
+    request_body_size: usize,
 }
 
 impl Http {
-    pub fn new(config: Rc<Config>, metrics: Rc<RefCell<Metrics>>) -> Self {
+    pub fn new(
+        config: Rc<Config>,
+        metrics: Rc<RefCell<Metrics>>,
+        models: Rc<RefCell<ModelCache>>,
+    ) -> Self {
         Http {
             config,
             metrics,
+            models,
             exchange: Exchange::default().with_item_slots(Box::new(super::item_store::read)),
-            replied: false,
             calls: OwnCalls::default(),
-            held_body_size: 0,
+            request_body_size: 0,
         }
     }
 
-    /// Shares the VM's model-list cache with this request.
-    pub fn with_model_cache(mut self, models: Rc<RefCell<ModelCache>>) -> Self {
-        self.calls = OwnCalls::new(models);
-        self
-    }
-
-    /// The filter answers itself from calls it makes; the request is never routed.
-    fn start_calls(&mut self, body: &[u8]) -> Action {
-        let finished = self.calls.start(&mut self.exchange, &self.config, body);
-        self.finish_calls(finished)
-    }
-
-    /// Applies how the calls ended; `Pause` while they run.
-    fn finish_calls(&mut self, finished: Option<Finished>) -> Action {
-        match finished {
-            Some(Finished::Reply(reply)) => self.reply(&reply),
-            Some(Finished::Forward(request)) => {
-                self.rewrite_request(&request);
-                Action::Continue
+    /// Carries out a step (and the steps refused calls lead to); the action for Envoy.
+    fn apply(&mut self, step: Step) -> Action {
+        let mut steps = VecDeque::from([step]);
+        while let Some(step) = steps.pop_front() {
+            match step {
+                Step::Continue => return Action::Continue,
+                Step::Pause => {}
+                Step::Respond(reply) => return self.respond(&reply),
+                Step::Forward(request) => {
+                    self.rewrite_request(&request);
+                    return Action::Continue;
+                }
+                Step::Dispatch(calls) => {
+                    for call in calls {
+                        if let Err((key, refused)) = self.calls.dispatch(call) {
+                            let host = host_inputs(&self.models);
+                            let next =
+                                self.exchange
+                                    .on_call_response(&self.config, key, refused, &host);
+                            steps.push_back(next);
+                        }
+                    }
+                }
             }
-            None => Action::Pause,
         }
+        Action::Pause
     }
 
     /// Puts the translated body and Bedrock's headers on the held request.
     fn rewrite_request(&mut self, upstream: &UpstreamRequest) {
         host::replace_body(
             BufferType::HttpRequestBody,
-            self.held_body_size,
+            self.request_body_size,
             &upstream.body,
         );
         for name in &upstream.remove_headers {
@@ -76,10 +87,17 @@ impl Http {
         }
     }
 
-    fn reply(&mut self, reply: &LocalReply) -> Action {
-        self.replied = true;
+    fn respond(&mut self, reply: &LocalReply) -> Action {
         host::send_reply(reply.status, &reply.headers, &reply.body);
         Action::Pause
+    }
+}
+
+/// The host inputs the core reads when it needs them.
+fn host_inputs(models: &RefCell<ModelCache>) -> Host<'_> {
+    Host {
+        now: &host::now,
+        models,
     }
 }
 
@@ -87,22 +105,19 @@ impl Context for Http {
     fn on_http_call_response(
         &mut self,
         token: u32,
-        num_headers: usize,
+        _num_headers: usize,
         body_size: usize,
         _num_trailers: usize,
     ) {
-        if self.replied {
+        let Some((key, response)) = self.calls.answer(token, body_size) else {
             return;
-        }
-        let answer = self.calls.on_response(
-            &mut self.exchange,
-            &self.config,
-            token,
-            num_headers,
-            body_size,
-        );
-        // The request was held (headers and body paused) while images were fetched.
-        if self.finish_calls(answer) == Action::Continue {
+        };
+        let host = host_inputs(&self.models);
+        let step = self
+            .exchange
+            .on_call_response(&self.config, key, response, &host);
+        // The request was held (headers and body paused) while the calls ran.
+        if self.apply(step) == Action::Continue {
             host::resume_request();
         }
     }
@@ -125,59 +140,31 @@ impl HttpContext for Http {
             authorization: find("authorization"),
             request_id: find("x-request-id"),
             header_names: headers.iter().map(|(n, _)| n.clone()).collect(),
+            api_key: find("x-api-key"),
+            anthropic_version: find("anthropic-version"),
+            anthropic_beta: find("anthropic-beta"),
         };
-        match self
+        let host = host_inputs(&self.models);
+        let step = self
             .exchange
-            .on_request_headers(&self.config, &head, end_of_stream)
-        {
-            HeadersAction::Reply(reply) => self.reply(&reply),
-            // Needs allow_on_headers_stop_iteration so that Envoy still delivers the body.
-            HeadersAction::AwaitBody => Action::Pause,
-            HeadersAction::StartCalls => self.start_calls(&[]),
-        }
+            .on_request_headers(&self.config, &head, end_of_stream, &host);
+        // A pause needs allow_on_headers_stop_iteration so that Envoy still delivers the body.
+        self.apply(step)
     }
 
     fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {
-        if self.replied || !self.exchange.wants_request_body() {
-            return Action::Continue;
-        }
-        if size > self.config.max_request_bytes {
-            let reply = self.exchange.reject_oversized(&self.config);
-            return self.reply(&reply);
-        }
-        if !end_of_stream {
-            return Action::Pause;
-        }
-        let body = host::body(BufferType::HttpRequestBody, size);
-        if self.exchange.answers_with_calls() {
-            return self.start_calls(&body);
-        }
-        self.held_body_size = size;
-        if let Some(step) = self.exchange.start_image_fetch(&self.config, &body) {
-            let finished = self.calls.run(&mut self.exchange, &self.config, step);
-            return self.finish_calls(finished);
-        }
-        let now = host::now();
-        match self.exchange.on_request_body(&self.config, &body, now) {
-            Ok(upstream) => {
-                self.rewrite_request(&upstream);
-                Action::Continue
-            }
-            Err(reply) => self.reply(&reply),
-        }
+        self.request_body_size = size;
+        let read = || host::body(BufferType::HttpRequestBody, size);
+        let host = host_inputs(&self.models);
+        let step = self
+            .exchange
+            .on_request_body(&self.config, size, end_of_stream, &read, &host);
+        self.apply(step)
     }
 
     fn on_http_response_headers(&mut self, _count: usize, _end_of_stream: bool) -> Action {
-        if self.replied {
-            return Action::Continue;
-        }
-        let status = host::header(MapType::HttpResponseHeaders, ":status")
-            .and_then(|s| s.parse::<u16>().ok())
-            .unwrap_or(502);
-        let error_type = host::header(MapType::HttpResponseHeaders, "x-amzn-errortype");
-        let change = self
-            .exchange
-            .on_response_headers(status, error_type.as_deref());
+        let header = |name: &str| host::header(MapType::HttpResponseHeaders, name);
+        let change = self.exchange.on_response_headers(&header);
         if let Some(status) = change.status {
             host::set_header(MapType::HttpResponseHeaders, ":status", &status.to_string());
         }
@@ -191,14 +178,7 @@ impl HttpContext for Http {
     }
 
     fn on_http_response_body(&mut self, size: usize, end_of_stream: bool) -> Action {
-        if self.replied {
-            return Action::Continue;
-        }
-        let body = if size > 0 {
-            host::body(BufferType::HttpResponseBody, size)
-        } else {
-            Vec::new()
-        };
+        let body = host::body(BufferType::HttpResponseBody, size);
         let action = self.exchange.on_response_body(&body, end_of_stream);
         // Stored before the client sees the answer, so its next request can refer to them.
         super::item_store::write(self.exchange.take_items_to_remember());

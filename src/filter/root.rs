@@ -5,8 +5,8 @@ use super::http::Http;
 use super::metrics::Metrics;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::exchange::LocalReply;
-use crate::translate::models::ModelCache;
+use crate::local_reply::LocalReply;
+use crate::upstream::jobs::models::ModelCache;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType};
 use std::cell::RefCell;
@@ -52,7 +52,7 @@ impl RootContext for Root {
         let Some(config) = self.config.clone() else {
             return Some(Box::new(Unconfigured));
         };
-        let http = Http::new(config, self.metrics.clone()).with_model_cache(self.models.clone());
+        let http = Http::new(config, self.metrics.clone(), self.models.clone());
         Some(Box::new(http))
     }
 

@@ -19,8 +19,11 @@ slow_first_byte:MS, stream_error, throttle_stream, throttle, error_500,
 unavailable, truncate, corrupt_crc, max_tokens, guardrail, usage_cache,
 shell:CMD (calls an agent's shell tool: exec_command or shell), redacted_reasoning.
 
+Claude models also take InvokeModel / InvokeModelWithResponseStream / CountTokens with
+Anthropic semantics (anthropic_invoke.py).
+
 Test hooks (no auth): GET /_emulator/health, GET /_emulator/requests,
-POST /_emulator/reset.
+POST /_emulator/reset, GET|POST|DELETE /_emulator/script (scripted turns, script.py).
 """
 
 import argparse
@@ -40,6 +43,7 @@ from urllib.parse import parse_qs, unquote
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import anthropic_invoke  # noqa: E402
 import catalog  # noqa: E402
 import control_plane  # noqa: E402
 from aws_errors import AwsError, validation  # noqa: E402
@@ -47,10 +51,11 @@ from converse_validation import validate_converse  # noqa: E402
 from embeddings import invoke_embedding  # noqa: E402
 from eventstream_encode import event_frame, exception_frame  # noqa: E402
 from scenarios import CacheStore, build_answer, converse_body, stream_events  # noqa: E402
+from script import ScriptStore, parse_script  # noqa: E402
 from sigv4_check import AuthConfig, authenticate  # noqa: E402
 
 MAX_RECORDS = 5000
-RUNTIME_OPS = ("converse", "converse-stream", "invoke", "invoke-with-response-stream")
+RUNTIME_OPS = ("converse", "converse-stream", "invoke", "invoke-with-response-stream", "count-tokens")
 
 
 class State:
@@ -62,6 +67,7 @@ class State:
         self.strict_on_demand = strict_on_demand
         self.quiet = quiet
         self.cache = CacheStore()
+        self.script = ScriptStore()
         self._records = []
         self._lock = threading.Lock()
 
@@ -78,6 +84,7 @@ class State:
         with self._lock:
             self._records.clear()
         self.cache.clear()
+        self.script.clear()
 
 
 class PieceWriter:
@@ -197,6 +204,7 @@ class Handler(BaseHTTPRequestHandler):
             target = "/" + target.split("://", 1)[1].partition("/")[2]
         path, _, query = target.partition("?")
         if path.startswith("/_emulator/"):
+            self._admin_body = body
             return self._admin(path)
 
         request_id = str(uuid.uuid4())
@@ -249,7 +257,19 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_emulator/reset" and self.command == "POST":
             self.state.reset()
             return self._send_json(200, {"ok": True})
+        if path == "/_emulator/script":
+            return self._script_admin()
         return self._send_json(404, {"message": "unknown emulator endpoint"})
+
+    def _script_admin(self):
+        if self.command == "POST":
+            try:
+                self.state.script.set(parse_script(json.loads(self._admin_body or b"null")))
+            except ValueError as exc:  # also malformed JSON
+                return self._send_json(400, {"message": str(exc)})
+        elif self.command == "DELETE":
+            self.state.script.clear()
+        return self._send_json(200, self.state.script.snapshot())
 
     def _route(self, path, query, body, request_id, rec, started):
         region = self.state.auth.region
@@ -289,6 +309,12 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             raise validation("Malformed input request, please reformat your input and try again.")
 
+        if op == "count-tokens":
+            return self._ok(rec, anthropic_invoke.count_tokens(
+                target, parsed, self.headers.get("anthropic-beta"), model.max_output), request_id)
+        if op.startswith("invoke") and model.kind == "converse" and model.provider == "Anthropic":
+            return anthropic_invoke.serve(self, PieceWriter, op, target, model_id, parsed, body, request_id, rec,
+                                          started)
         if op.startswith("invoke"):
             if model.kind != "embedding":
                 raise validation("The emulator serves InvokeModel only for embedding models.")
@@ -304,7 +330,7 @@ class Handler(BaseHTTPRequestHandler):
                              "Retry your request with the ID or ARN of an inference profile that contains this model.")
         streaming = op == "converse-stream"
         validate_converse(parsed, model, streaming)
-        ans = build_answer(parsed, model, model_id, self.state.cache, streaming)
+        ans = build_answer(parsed, model, model_id, self.state.cache, streaming, self.state.script)
         rec["scenario"] = ans.scenario
         if ans.first_byte_delay:
             time.sleep(ans.first_byte_delay)
@@ -368,9 +394,11 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(ans.pause_after_first_delta)
         latency = max(1, int((time.monotonic() - started) * 1000))
         out.write(event_frame("metadata", {"usage": ans.usage, "metrics": {"latencyMs": latency}}, rng))
-        out.finish()
-        # Lets tests prove a client saw early chunks before the upstream stream ended.
+        out.flush()
+        # Lets tests prove a client saw early chunks before the upstream stream ended; set
+        # before the last chunk so a client that read the whole stream never sees False.
         rec["stream_complete"] = True
+        out.finish()
 
 
 def _header_dict(headers):

@@ -7,6 +7,7 @@ the `type` query parameter (we also accept `typeEquals`).
 
 import base64
 import json
+import re
 
 import catalog
 from aws_errors import AwsError, coral_validation, validation
@@ -87,7 +88,7 @@ def list_inference_profiles(query, region):
             raise coral_validation("maxResults", "Member must have value between 1 and 1000", raw_max)
     token = _one(query, "nextToken")
     start = _offset(token) if token else 0
-    items = [p for p in catalog.inference_profiles(region) if ptype is None or p["type"] == ptype]
+    items = [_dated(p) for p in catalog.inference_profiles(region) if ptype is None or p["type"] == ptype]
     page = items[start:start + max_results]
     out = {"inferenceProfileSummaries": page}
     if start + max_results < len(items):
@@ -95,8 +96,21 @@ def list_inference_profiles(query, region):
     return out
 
 
+def _dated(profile):
+    """createdAt / updatedAt as AWS returns them (ISO 8601, in botocore's shape for both calls):
+    a system profile dates from its model's release (the date in its id), an application
+    profile from a fixed day."""
+    day = re.search(r"-(20\d\d)(\d\d)(\d\d)-", profile["inferenceProfileId"] + "-")
+    stamp = f"{day[1]}-{day[2]}-{day[3]}T17:00:00.000Z" if day else "2025-06-02T09:30:00.000Z"
+    out = {k: v for k, v in profile.items() if k not in ("inferenceProfileArn", "models", "inferenceProfileId",
+                                                         "status", "type")}
+    out.update(createdAt=stamp, updatedAt=stamp)
+    out.update({k: profile[k] for k in ("inferenceProfileArn", "models", "inferenceProfileId", "status", "type")})
+    return out
+
+
 def get_inference_profile(identifier, region):
     for p in catalog.inference_profiles(region):
         if identifier in (p["inferenceProfileId"], p["inferenceProfileArn"]):
-            return p
+            return _dated(p)
     raise AwsError(404, "ResourceNotFoundException", "The specified inference profile is not found.")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import prompt_cache
 from aws_errors import AwsError, validation
+from script import all_user_text, scripted_blocks
 from thinking_signature import redacted_blob, sign
 
 MARKER = re.compile(r"\[\[scenario:([A-Za-z0-9_]+)(?::([^\]]*))?\]\]")
@@ -320,9 +321,10 @@ def _apply_limits(body, blocks, stop_reason):
     return blocks, stop_reason, extra
 
 
-def build_answer(body, model, model_id, cache: CacheStore, streaming: bool) -> Answer:
+def build_answer(body, model, model_id, cache: CacheStore, streaming: bool, script=None) -> Answer:
     messages = body["messages"]
-    name, arg = find_scenario(messages)
+    scripted = script.turn_for(messages, all_user_text(messages)) if script else None
+    name, arg = ("script", None) if scripted else find_scenario(messages)
     turn = _last_user_turn(messages)
     seed = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
     user_text = _user_text(turn)
@@ -339,7 +341,10 @@ def build_answer(body, model, model_id, cache: CacheStore, streaming: bool) -> A
     no_parallel = (((body.get("additionalModelRequestFields") or {}).get("tool_choice") or {})
                    .get("disable_parallel_tool_use") is True)
     text_format = (body.get("outputConfig") or {}).get("textFormat")
-    if wants_tool and tools and not answered_tools:
+    if scripted:
+        ans.scenario = f"script:{scripted[0]}"
+        ans.blocks, ans.stop_reason = scripted_blocks(scripted[1], tools, lambda i: tool_use_id(seed, i))
+    elif wants_tool and tools and not answered_tools:
         if name == "parallel_tools" and not no_parallel:
             second = tools[1] if len(tools) > 1 else tools[0]
             ans.blocks = [_tool_block(tools[0], seed, 0), _tool_block(second, seed, 1)]

@@ -420,3 +420,27 @@ def test_application_profile_carries_the_model_rules(emu):
     arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/ghi789profile"
     refused(emu, arn, with_(inferenceConfig={"temperature": 0.5, "topP": 0.9}), "cannot both be specified")
     ok(emu, arn, with_(inferenceConfig={"temperature": 0.5}))
+
+
+# ---- the same signatures on InvokeModel (Anthropic Messages bodies) ------------------------
+
+def test_invoke_checks_thinking_signatures_too(emu):
+    from test_anthropic_invoke import body, invoke
+    req = body("why?", max_tokens=3000, thinking={"type": "enabled", "budget_tokens": 1024})
+    status, _, msg = invoke(emu, req)
+    assert status == 200, msg
+    thinking = msg["content"][0]
+    assert thinking["type"] == "thinking" and thinking["signature"] == sign(thinking["thinking"])
+    follow = dict(req, messages=req["messages"] + [{"role": "assistant", "content": msg["content"]},
+                                                   {"role": "user", "content": [{"type": "text", "text": "and?"}]}])
+    assert invoke(emu, follow)[0] == 200
+    follow["messages"][1]["content"][0] = dict(thinking, thinking=thinking["thinking"] + "!")
+    status, _, err = invoke(emu, follow)
+    assert status == 400 and err["message"] == "messages.1.content.0: Invalid signature in thinking block"
+    status, _, msg = invoke(emu, body("x [[scenario:redacted_reasoning]]"))
+    assert status == 200 and msg["content"][0]["type"] == "redacted_thinking"
+    redacted = dict(msg["content"][0], data=msg["content"][0]["data"][:-6] + "AAAA==")
+    follow = dict(body(), messages=[body()["messages"][0], {"role": "assistant", "content": [redacted, {
+        "type": "text", "text": "ok"}]}, {"role": "user", "content": [{"type": "text", "text": "and?"}]}])
+    status, _, err = invoke(emu, follow)
+    assert status == 400 and "Invalid `data` in `redacted_thinking` block" in err["message"]

@@ -3,10 +3,12 @@
 
 use crate::args::Args;
 use bedrock_access_filter::config::Config;
-use bedrock_access_filter::exchange::{Exchange, HeadersAction, RequestHead};
-use bedrock_access_filter::sign::{self, SignInput};
-use bedrock_access_filter::translate::stream::ChatStream;
-use bedrock_access_filter::translate::{chat, Reply, RequestContext, Translated};
+use bedrock_access_filter::exchange::{Exchange, Host, RequestHead};
+use bedrock_access_filter::step::Step;
+use bedrock_access_filter::upstream::jobs::models::ModelCache;
+use bedrock_access_filter::upstream::sign::{self, SignInput};
+use bedrock_access_filter::api::chat::stream::ChatStream;
+use bedrock_access_filter::api::{chat, AnswerTranslator, RequestContext, Translated};
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -31,6 +33,7 @@ fn translate_chat(config: &Config, body: &[u8]) -> Result<Translated, String> {
         config,
         request_id: "0123456789abcdef0123456789abcdef",
         now: SystemTime::now(),
+        recall_item: None,
     };
     chat::translate(body, &ctx).map_err(|e| String::from_utf8_lossy(&e.to_body()).into_owned())
 }
@@ -117,15 +120,23 @@ pub fn run(args: &Args) -> Result<(), String> {
                 "authorization".into(),
                 "content-type".into(),
             ],
+            ..Default::default()
         };
-        match exchange.on_request_headers(&config, &head, false) {
-            HeadersAction::AwaitBody => {}
+        let models = std::cell::RefCell::new(ModelCache::default());
+        let host = Host {
+            now: &SystemTime::now,
+            models: &models,
+        };
+        match exchange.on_request_headers(&config, &head, false, &host) {
+            Step::Pause => {}
             _ => return Err("request headers were not accepted".into()),
         }
-        exchange
-            .on_request_body(&config, &chat_body, SystemTime::now())
-            .map_err(|r| String::from_utf8_lossy(&r.body).into_owned())?;
-        Ok(exchange)
+        let read = || chat_body.clone();
+        match exchange.on_request_body(&config, chat_body.len(), true, &read, &host) {
+            Step::Forward(_) => Ok(exchange),
+            Step::Respond(r) => Err(String::from_utf8_lossy(&r.body).into_owned()),
+            _ => Err("the request was not forwarded".into()),
+        }
     };
     full_request()?;
     report(
@@ -157,7 +168,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     );
 
     // Response: Converse JSON → chat.completion JSON.
-    let Reply::Json(reply) = translated.reply else {
+    let AnswerTranslator::Json(reply) = translated.answer else {
         return Err("chat.json should not stream".into());
     };
     reply.translate(&answer).map_err(|e| e.message.clone())?;

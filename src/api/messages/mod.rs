@@ -1,0 +1,215 @@
+//! The Anthropic Messages API (`POST /v1/messages`, `/v1/messages/count_tokens`), as Claude
+//! Code and Anthropic's SDKs send it. Claude models go to InvokeModel with Anthropic's own
+//! body: `request` (Messages → InvokeModel body), `answer` (Bedrock's JSON → Anthropic's),
+//! `stream` (chunk frames → Anthropic SSE), `betas` (what each Claude model on Bedrock
+//! accepts). Other models go through Converse: `converse_request`, `converse_answer` (JSON and
+//! stream). `errors`: Anthropic's envelope.
+
+pub mod answer;
+pub mod betas;
+pub mod converse_answer;
+pub mod converse_request;
+pub mod errors;
+pub mod request;
+pub mod stream;
+
+use crate::api::{AnswerTranslator, RequestContext, Translated};
+use crate::bedrock::model_id::{converse_path, runtime_path, validate_model_id};
+use crate::capabilities::{self, base_model_id, Family};
+use crate::error::ApiError;
+use answer::{CountTokensAnswer, MessageAnswer};
+use base64::Engine;
+use serde_json::{json, Value};
+
+/// The Bedrock model a Messages request goes to (aliases resolved).
+fn model_id(ctx: &RequestContext<'_>, requested: &str) -> Result<String, ApiError> {
+    let model_id = ctx.config.resolve_model(requested).to_string();
+    validate_model_id(&model_id)?;
+    Ok(model_id)
+}
+
+/// Claude speaks Anthropic's body on InvokeModel (application profiles are taken for Claude:
+/// they carry no family in their id).
+fn speaks_anthropic(model_id: &str) -> bool {
+    capabilities::family(model_id) == Family::Claude || capabilities::is_arn(model_id)
+}
+
+/// `POST /v1/messages`: `header_betas` is the client's `anthropic-beta` header.
+pub fn translate(
+    body: &[u8],
+    ctx: &RequestContext<'_>,
+    header_betas: Option<&str>,
+) -> Result<Translated, ApiError> {
+    let req = request::parse(body)?;
+    let model_id = model_id(ctx, &req.model)?;
+    if !speaks_anthropic(&model_id) {
+        return through_converse(req, model_id, ctx);
+    }
+    let invoke = request::to_invoke_body(req.body, &model_id, header_betas);
+    let (action, answer) = if req.stream {
+        let stream = stream::messages_stream(req.model);
+        (
+            "invoke-with-response-stream",
+            AnswerTranslator::Stream(Box::new(stream)),
+        )
+    } else {
+        let json = MessageAnswer { model: req.model };
+        ("invoke", AnswerTranslator::Json(Box::new(json)))
+    };
+    Ok(Translated {
+        path: runtime_path(&model_id, action),
+        body: serde_json::to_vec(&invoke)
+            .map_err(|e| ApiError::internal(format!("could not encode the request: {e}")))?,
+        model_id,
+        answer,
+        turn: None,
+    })
+}
+
+/// A model that is not Claude: the request through Converse, the answer back as Anthropic's.
+fn through_converse(
+    req: request::MessagesRequest,
+    model_id: String,
+    ctx: &RequestContext<'_>,
+) -> Result<Translated, ApiError> {
+    let converse = converse_request::to_converse(req.body, &model_id, ctx.config)?;
+    let id = format!("msg_{}", ctx.request_id);
+    let answer = if req.stream {
+        let stream = converse_answer::converse_messages_stream(id, req.model);
+        AnswerTranslator::Stream(Box::new(stream))
+    } else {
+        let json = converse_answer::ConverseMessage {
+            id,
+            model: req.model,
+        };
+        AnswerTranslator::Json(Box::new(json))
+    };
+    Ok(Translated {
+        path: converse_path(&model_id, req.stream),
+        body: converse.to_body()?,
+        model_id,
+        answer,
+        turn: None,
+    })
+}
+
+/// Claude models Bedrock's CountTokens serves (by their foundation-model id).
+fn counts_tokens(model_id: &str) -> bool {
+    let id = base_model_id(model_id);
+    capabilities::family(model_id) == Family::Claude
+        && ![
+            "claude-3-haiku",
+            "claude-3-sonnet",
+            "claude-3-opus",
+            "claude-v2",
+            "claude-instant",
+        ]
+        .iter()
+        .any(|old| id.contains(old))
+}
+
+/// `POST /v1/messages/count_tokens` → Bedrock CountTokens on the model's foundation id, or
+/// Anthropic's `not_supported` answer (Claude Code then counts another way).
+pub fn count_tokens(
+    body: &[u8],
+    ctx: &RequestContext<'_>,
+    header_betas: Option<&str>,
+) -> Result<Translated, ApiError> {
+    let req = request::parse(body)?;
+    let model_id = model_id(ctx, &req.model)?;
+    if !counts_tokens(&model_id) {
+        return Err(ApiError::new(
+            501,
+            "not_supported_error",
+            format!(
+                "Token counting is not supported for '{}' on Bedrock.",
+                req.model
+            ),
+        ));
+    }
+    let base = base_model_id(&model_id).to_string();
+    let mut invoke = request::to_invoke_body(req.body, &model_id, header_betas);
+    // CountTokens takes a whole InvokeModel body, which needs max_tokens.
+    invoke.entry("max_tokens").or_insert(json!(1));
+    let inner = serde_json::to_vec(&Value::Object(invoke))
+        .map_err(|e| ApiError::internal(format!("could not encode the request: {e}")))?;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(inner);
+    let body = json!({"input": {"invokeModel": {"body": encoded}}});
+    Ok(Translated {
+        path: runtime_path(&base, "count-tokens"),
+        body: body.to_string().into_bytes(),
+        model_id: base,
+        answer: AnswerTranslator::Json(Box::new(CountTokensAnswer)),
+        turn: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{fixed_now, open_config};
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn ctx(config: &crate::config::Config) -> RequestContext<'_> {
+        RequestContext {
+            config,
+            request_id: "r1",
+            now: fixed_now(),
+            recall_item: None,
+        }
+    }
+
+    #[test]
+    fn messages_go_to_invoke_and_count_tokens_to_the_foundation_model() {
+        let config = open_config(
+            r#"{"model_aliases": {"claude-opus-4-8": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"}}"#,
+        );
+        let body = br#"{"model": "claude-opus-4-8", "max_tokens": 9, "stream": true,
+                        "messages": [{"role": "user", "content": "hi"}]}"#;
+        let t = translate(body, &ctx(&config), Some("claude-code-20250219")).unwrap();
+        assert_eq!(
+            t.path,
+            "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke-with-response-stream"
+        );
+        assert!(matches!(t.answer, AnswerTranslator::Stream(_)));
+        let sent: Value = serde_json::from_slice(&t.body).unwrap();
+        assert_eq!(sent["anthropic_beta"], json!(["claude-code-20250219"]));
+
+        let counted = count_tokens(
+            br#"{"model": "claude-opus-4-8", "messages": []}"#,
+            &ctx(&config),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            counted.path,
+            "/model/anthropic.claude-sonnet-4-5-20250929-v1%3A0/count-tokens"
+        );
+        let sent: Value = serde_json::from_slice(&counted.body).unwrap();
+        let inner = base64::engine::general_purpose::STANDARD
+            .decode(sent["input"]["invokeModel"]["body"].as_str().unwrap())
+            .unwrap();
+        let inner: Value = serde_json::from_slice(&inner).unwrap();
+        assert_eq!(
+            (
+                inner["max_tokens"].clone(),
+                inner["anthropic_version"].clone()
+            ),
+            (json!(1), json!("bedrock-2023-05-31"))
+        );
+
+        let old = count_tokens(
+            br#"{"model": "anthropic.claude-3-haiku-20240307-v1:0", "messages": []}"#,
+            &ctx(&config),
+            None,
+        );
+        assert_eq!(old.err().map(|e| e.status), Some(501));
+        let other = translate(
+            br#"{"model": "amazon.nova-lite-v1:0", "messages": []}"#,
+            &ctx(&config),
+            None,
+        );
+        assert_eq!(other.err().map(|e| e.status), Some(400));
+    }
+}

@@ -1,0 +1,246 @@
+//! InvokeModelWithResponseStream (Claude) → Anthropic SSE, event by event as chunk frames
+//! complete: each chunk already is an Anthropic stream event, written as `event: <type>` /
+//! `data: <json>`. The gateway's touches: `message.model` is the name the client asked for
+//! (Claude Code keeps its thinking blocks only when it matches), Bedrock's
+//! `amazon-bedrock-invocationMetrics` is kept out (and read for usage), and a failed stream
+//! ends with Anthropic's `event: error`.
+
+use crate::api::messages::errors;
+use crate::bedrock::converse::Usage;
+use crate::bedrock::invoke_stream::ChunkReader;
+use crate::error::ApiError;
+use crate::sse;
+use crate::stream::driver::{EventHandler, Flow, StreamDriver};
+use serde_json::Value;
+
+const METRICS: &str = "amazon-bedrock-invocationMetrics";
+
+#[derive(Debug)]
+pub struct MessagesEvents {
+    model: String,
+    usage: Usage,
+    usage_seen: bool,
+    stopped: bool,
+}
+
+/// Claude's event stream → Anthropic SSE, fed as bytes arrive.
+pub type MessagesStream = StreamDriver<ChunkReader, MessagesEvents>;
+
+pub fn messages_stream(model: String) -> MessagesStream {
+    StreamDriver::with_handler(MessagesEvents {
+        model,
+        usage: Usage::default(),
+        usage_seen: false,
+        stopped: false,
+    })
+}
+
+fn count(value: Option<&Value>, field: &str) -> Option<u64> {
+    value?.get(field)?.as_u64()
+}
+
+impl MessagesEvents {
+    fn read_usage(&mut self, usage: Option<&Value>) {
+        if let Some(n) = count(usage, "input_tokens") {
+            self.usage.input_tokens = n;
+            self.usage_seen = true;
+        }
+        if let Some(n) = count(usage, "output_tokens") {
+            self.usage.output_tokens = n;
+            self.usage_seen = true;
+        }
+        if let Some(n) = count(usage, "cache_read_input_tokens") {
+            self.usage.cache_read_input_tokens = Some(n);
+        }
+        if let Some(n) = count(usage, "cache_creation_input_tokens") {
+            self.usage.cache_write_input_tokens = Some(n);
+        }
+        self.usage.total_tokens = self
+            .usage
+            .prompt_tokens()
+            .saturating_add(self.usage.output_tokens);
+    }
+}
+
+impl EventHandler for MessagesEvents {
+    type Event = Value;
+
+    fn on_event(&mut self, mut event: Value, out: &mut Vec<u8>) -> Flow {
+        let kind = event
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        match kind.as_str() {
+            "message_start" => {
+                if let Some(message) = event.get_mut("message") {
+                    let usage = message.get("usage").cloned();
+                    self.read_usage(usage.as_ref());
+                    if let Some(obj) = message.as_object_mut() {
+                        obj.insert("model".into(), Value::String(self.model.clone()));
+                    }
+                }
+            }
+            "message_delta" => {
+                let usage = event.get("usage").cloned();
+                self.read_usage(usage.as_ref());
+            }
+            "message_stop" => self.stopped = true,
+            _ => {}
+        }
+        if let Some(obj) = event.as_object_mut() {
+            obj.remove(METRICS);
+        }
+        if kind == "error" {
+            // Already Anthropic's envelope: the stream ends with it.
+            sse::push_event(out, "error", &event);
+            return Flow::Complete;
+        }
+        sse::push_event(out, &kind, &event);
+        if self.stopped {
+            Flow::Complete
+        } else {
+            Flow::Open
+        }
+    }
+
+    fn on_end(&mut self, _out: &mut Vec<u8>) -> Result<(), ApiError> {
+        if self.stopped {
+            Ok(())
+        } else {
+            Err(ApiError::bad_gateway(
+                "Bedrock: stream ended before the message was complete",
+            ))
+        }
+    }
+
+    fn on_error(&mut self, error: &ApiError, out: &mut Vec<u8>) {
+        out.extend_from_slice(&errors::sse_event(error));
+    }
+
+    fn usage(&self) -> Option<&Usage> {
+        self.usage_seen.then_some(&self.usage)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::eventstream::test_support::{encode, split_at_points};
+    use base64::Engine;
+    use serde_json::json;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn chunk(event: Value) -> Vec<u8> {
+        let bytes = base64::engine::general_purpose::STANDARD.encode(event.to_string());
+        encode(
+            &[
+                (":message-type", "event"),
+                (":event-type", "chunk"),
+                (":content-type", "application/json"),
+            ],
+            json!({ "bytes": bytes, "p": "abc" }).to_string().as_bytes(),
+        )
+    }
+
+    fn claude_stream() -> Vec<u8> {
+        [
+            chunk(json!({"type": "message_start", "message": {"id": "msg_bdrk_1", "type": "message",
+                "role": "assistant", "model": "claude-sonnet-4-5-20250929", "content": [],
+                "stop_reason": null, "usage": {"input_tokens": 21, "output_tokens": 1,
+                "cache_read_input_tokens": 5}}})),
+            chunk(json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})),
+            chunk(json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}})),
+            chunk(json!({"type": "content_block_stop", "index": 0})),
+            chunk(json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 4}})),
+            chunk(json!({"type": "message_stop", METRICS: {"inputTokenCount": 21, "outputTokenCount": 4}})),
+        ]
+        .concat()
+    }
+
+    fn events(sse: &[u8]) -> Vec<(String, Value)> {
+        String::from_utf8(sse.to_vec())
+            .unwrap()
+            .split("\n\n")
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                let (name, data) = e.split_once("\ndata: ").unwrap();
+                (
+                    name.trim_start_matches("event: ").to_string(),
+                    serde_json::from_str(data).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chunks_become_anthropic_sse_the_same_at_every_split() {
+        let bytes = claude_stream();
+        let mut whole = messages_stream("claude-opus-4-8".into());
+        let mut expected = whole.push(&bytes);
+        expected.extend(whole.finish());
+        let parsed = events(&expected);
+        let names: Vec<&str> = parsed.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop"
+            ]
+        );
+        assert_eq!(parsed[0].1["message"]["model"], "claude-opus-4-8");
+        assert!(parsed[5].1.get(METRICS).is_none());
+        let usage = whole.usage().unwrap();
+        assert_eq!(
+            (
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_read_input_tokens
+            ),
+            (21, 4, Some(5))
+        );
+        for cut in 1..bytes.len() {
+            let mut split = messages_stream("claude-opus-4-8".into());
+            let mut out = Vec::new();
+            for piece in split_at_points(&bytes, &[cut]) {
+                out.extend(split.push(piece));
+            }
+            out.extend(split.finish());
+            assert_eq!(out, expected, "split at {cut}");
+        }
+    }
+
+    #[test]
+    fn exceptions_and_cut_streams_end_with_an_error_event() {
+        let exception = encode(
+            &[
+                (":message-type", "exception"),
+                (":exception-type", "throttlingException"),
+            ],
+            br#"{"message":"Too many tokens"}"#,
+        );
+        let mut s = messages_stream("m".into());
+        let mut out = s.push(&[claude_stream()[..50].to_vec(), Vec::new()].concat());
+        out.extend(s.finish());
+        let last = events(&out).pop().unwrap();
+        assert_eq!(last.0, "error");
+        assert_eq!(last.1["error"]["type"], "api_error");
+
+        let mut s = messages_stream("m".into());
+        let out = s.push(&exception);
+        let [(name, body)] = &events(&out)[..] else {
+            panic!()
+        };
+        assert_eq!(name, "error");
+        assert_eq!(
+            body["error"],
+            json!({"type": "rate_limit_error", "message": "Bedrock: Too many tokens"})
+        );
+        assert!(s.finish().is_empty());
+    }
+}

@@ -1,0 +1,85 @@
+//! InvokeModelWithResponseStream: `chunk` frames whose payload is `{"bytes": base64}` of one
+//! model-native event (Anthropic's stream events for Claude), and exception frames.
+
+use crate::bedrock::stream::exception_error;
+use crate::error::ApiError;
+use crate::stream::driver::EventSource;
+use crate::stream::eventstream::{Frame, FrameDecoder};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Model events from the body bytes as they arrive, split anywhere.
+#[derive(Debug, Default)]
+pub struct ChunkReader {
+    decoder: FrameDecoder,
+}
+
+#[derive(Deserialize)]
+struct Chunk {
+    bytes: String,
+}
+
+/// The model event a frame carries; `Ok(None)` for frames that carry none.
+pub fn chunk_event(frame: &Frame) -> Result<Option<Value>, ApiError> {
+    match frame.message_type.as_deref() {
+        Some("exception") => Err(exception_error(
+            frame.exception_type.as_deref().unwrap_or_default(),
+            &frame.payload,
+        )),
+        Some("error") => Err(ApiError::from_bedrock(
+            502,
+            frame.error_code.as_deref().unwrap_or_default(),
+            frame.error_message.as_deref().unwrap_or_default(),
+        )),
+        _ if frame.event_type.as_deref() == Some("chunk") => {
+            let invalid = |what: &str| {
+                ApiError::bad_gateway(format!("Bedrock: invalid stream chunk ({what})"))
+            };
+            let chunk: Chunk =
+                serde_json::from_slice(&frame.payload).map_err(|_| invalid("payload"))?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(chunk.bytes)
+                .map_err(|_| invalid("base64"))?;
+            serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|_| invalid("event JSON"))
+        }
+        _ => Ok(None),
+    }
+}
+
+impl EventSource for ChunkReader {
+    type Event = Value;
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.decoder.push(bytes);
+    }
+
+    fn next_event(&mut self) -> Option<Result<Value, ApiError>> {
+        loop {
+            match self.decoder.next_frame() {
+                Ok(Some(frame)) => match chunk_event(&frame) {
+                    Ok(Some(event)) => return Some(Ok(event)),
+                    Ok(None) => continue,
+                    Err(e) => return Some(Err(e)),
+                },
+                Ok(None) => return None,
+                Err(err) => {
+                    return Some(Err(ApiError::bad_gateway(format!(
+                        "Bedrock: invalid event stream: {err}"
+                    ))))
+                }
+            }
+        }
+    }
+
+    fn cut_off(&self) -> Option<ApiError> {
+        let left = self.decoder.buffered_len();
+        (left > 0).then(|| {
+            ApiError::bad_gateway(format!(
+                "Bedrock: stream ended inside an event ({left} bytes left over)"
+            ))
+        })
+    }
+}
