@@ -6,6 +6,9 @@
 set -eu
 dir=${CONFIG_DIR:-$(dirname "$0")}
 out=${RENDERED_CONFIG:-/tmp/envoy.yaml}
+# Policy settings are checked as envoy/gateway.py checks them (a typo must not turn a policy off).
+case "${RETRY_ATTEMPTS:-2}" in [0-5]) ;; *) echo "RETRY_ATTEMPTS must be a whole number from 0 to 5, got '$RETRY_ATTEMPTS'" >&2; exit 1 ;; esac
+case "${RATELIMIT_SERVICE:-}" in "" | [!:]*:[1-9]*) ;; *) echo "RATELIMIT_SERVICE must be host:port, got '$RATELIMIT_SERVICE'" >&2; exit 1 ;; esac
 PLUGIN_CONFIG=$(tr -d '\n' < "$dir/plugin-config.json" | sed "s/'/''/g")
 export PLUGIN_CONFIG
 sh "$dir/render.sh" "$dir/envoy.yaml" > "$out"

@@ -16,6 +16,8 @@ tests check is what users run. Environment (all optional):
   IDLE_TIMEOUT                       silence after which Envoy ends a request or stream (300s)
   IMAGE_FETCH                        `on`: fetch http(s) image URLs (clusters in envoy.yaml)
   IMAGE_FETCH_ALLOWED_HOSTS          hosts image URLs may name, comma-separated
+  RETRY_ATTEMPTS                     retries of a throttled or failed Bedrock call, 0-5 (default 2)
+  RATELIMIT_SERVICE                  host:port of a gRPC rate limit service shared by all replicas
 
 With no credentials and no endpoint, the bundled Bedrock emulator is started instead, and the
 gateway then listens on loopback only (it refuses a non-loopback LISTEN_ADDRESS and says why).
@@ -135,6 +137,23 @@ def without_secrets(url):
     return f"{parts.scheme}://{host}{parts.path}" if parts.scheme or host else "(not a URL)"
 
 
+def retry_attempts(env):
+    # At most 5: each retry replays the request signed once, which Bedrock accepts for 5 minutes
+    # (5 waits of at most 30s leave room for the attempts themselves).
+    value = env.get("RETRY_ATTEMPTS", "").strip() or "2"
+    if not value.isdigit() or int(value) > 5:
+        raise SystemExit(f"RETRY_ATTEMPTS must be a whole number from 0 to 5, got {value!r}")
+    return str(int(value))
+
+
+def ratelimit_service(env):
+    value = env.get("RATELIMIT_SERVICE", "").strip()
+    host, _, port = value.rpartition(":")
+    if value and not (host and ":" not in host and port.isdigit() and 0 < int(port) < 65536):
+        raise SystemExit(f"RATELIMIT_SERVICE must be host:port, got {value!r}")
+    return value
+
+
 def render_vars(env, workdir):
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
     endpoint = env.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME") or f"https://bedrock-runtime.{region}.amazonaws.com"
@@ -169,6 +188,8 @@ def render_vars(env, workdir):
         "CA_BUNDLE": env.get("CA_BUNDLE") or ca,
         # How long a request or stream may stay silent before Envoy ends it (template default 300s).
         "IDLE_TIMEOUT": env.get("IDLE_TIMEOUT", ""),
+        "RETRY_ATTEMPTS": retry_attempts(env),
+        "RATELIMIT_SERVICE": ratelimit_service(env),
         # YAML single-quoted scalar: a quote is written twice.
         "PLUGIN_CONFIG": plugin_config.replace("'", "''"),
     }

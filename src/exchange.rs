@@ -20,6 +20,7 @@ use crate::upstream::calls::CallResponse;
 use crate::upstream::jobs::embeddings::EmbeddingsJob;
 use crate::upstream::jobs::image_fetch::{ImageFetchJob, Progress};
 use crate::upstream::jobs::models::{ModelCache, ModelsJob};
+use crate::upstream::jobs::profiles::{self, ProfilesJob};
 use crate::upstream::request::{signed_headers, Signed, UpstreamRequest};
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -69,6 +70,8 @@ pub enum BodyAction {
 /// An endpoint the filter answers from its own calls, before and while they run.
 enum LocalJob {
     ModelsFetch(ModelsJob),
+    /// ListInferenceProfiles / GetInferenceProfile for a Bedrock-native client.
+    Profiles(ProfilesJob),
     /// Waiting for the embeddings request body.
     EmbeddingsBody,
     Embeddings(Box<EmbeddingsJob>),
@@ -247,7 +250,7 @@ impl Exchange {
             return Step::Respond(LocalReply::json(200, br#"{"status":"ok"}"#.to_vec()));
         }
         self.error_shape = match endpoint {
-            Endpoint::Bedrock(_) => ErrorShape::Aws,
+            Endpoint::Bedrock(_) | Endpoint::Profiles(_) => ErrorShape::Aws,
             Endpoint::Messages | Endpoint::CountTokens => ErrorShape::Anthropic,
             Endpoint::Models | Endpoint::Model(_) if head.anthropic_version.is_some() => {
                 self.anthropic_models = true;
@@ -304,6 +307,16 @@ impl Exchange {
             }
             Endpoint::Bedrock(_) if end_of_stream => self.refuse(&empty_body()),
             Endpoint::Bedrock(call) => self.await_passthrough_body(config, call, head),
+            Endpoint::Profiles(call) => {
+                let key = self.key_name.clone();
+                match profiles::start(config, &call, key.as_deref(), (host.now)()) {
+                    Ok((job, step)) => {
+                        self.state = State::Local(LocalJob::Profiles(job));
+                        self.settle_calls(step)
+                    }
+                    Err(e) => self.refuse(&e),
+                }
+            }
             Endpoint::Health => Step::Continue,
         }
     }
@@ -451,6 +464,7 @@ impl Exchange {
             State::Local(LocalJob::Embeddings(job)) => {
                 job.on_response(config, key, response, now())
             }
+            State::Local(LocalJob::Profiles(job)) => job.on_response(config, response),
             State::FetchingImages { job, .. } => {
                 match job.on_response(&config.image_fetch, key, response) {
                     Ok(Progress::Calls(calls)) if calls.is_empty() => Step::Pause,

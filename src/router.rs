@@ -17,6 +17,15 @@ pub enum Endpoint {
     CountTokens,
     /// Bedrock Runtime's own API (`POST /model/{id}/{action}`), passed through.
     Bedrock(RuntimeCall),
+    /// The control-plane calls Claude Code's Bedrock mode makes: `GET /inference-profiles`
+    /// (the raw query kept) and `GET /inference-profiles/{id}`.
+    Profiles(ProfilesCall),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfilesCall {
+    List { query: String },
+    Get(String),
 }
 
 /// A Bedrock Runtime operation on one model, as an AWS SDK or Claude Code sends it.
@@ -87,6 +96,7 @@ fn percent_decode(segment: &str) -> Option<String> {
 }
 
 pub fn route(method: &str, path: &str) -> Result<Endpoint, ApiError> {
+    let full_path = path;
     let path = path.split(['?', '#']).next().unwrap_or("");
     if path == "/health" || path == "/api/v1/health" || path == "/v1/health" {
         return Ok(Endpoint::Health);
@@ -97,6 +107,9 @@ pub fn route(method: &str, path: &str) -> Result<Endpoint, ApiError> {
     }
     if let Some(rest) = path.strip_prefix("/model/") {
         return runtime_call(method, path, rest);
+    }
+    if path == "/inference-profiles" || path.starts_with("/inference-profiles/") {
+        return profiles_call(method, full_path, path);
     }
     let rest = path
         .strip_prefix("/api/v1/")
@@ -139,6 +152,35 @@ fn runtime_call(method: &str, path: &str, rest: &str) -> Result<Endpoint, ApiErr
         )));
     }
     Ok(Endpoint::Bedrock(RuntimeCall { model_id, action }))
+}
+
+/// ListInferenceProfiles (its query kept when it holds only plain query characters) or
+/// GetInferenceProfile (the id URL-decoded).
+fn profiles_call(method: &str, full_path: &str, path: &str) -> Result<Endpoint, ApiError> {
+    if method != "GET" {
+        return Err(ApiError::method_not_allowed(format!(
+            "Method {method} is not allowed on {path}; use GET."
+        )));
+    }
+    if let Some(id) = path.strip_prefix("/inference-profiles/") {
+        let id = percent_decode(id)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| not_found(path))?;
+        return Ok(Endpoint::Profiles(ProfilesCall::Get(id)));
+    }
+    let query = full_path
+        .split_once('?')
+        .map(|(_, q)| q.split('#').next().unwrap_or(""))
+        .unwrap_or("");
+    let plain = query
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.~%=&+".contains(&b));
+    if !plain {
+        return Err(ApiError::bad_request("Invalid query string."));
+    }
+    Ok(Endpoint::Profiles(ProfilesCall::List {
+        query: query.to_string(),
+    }))
 }
 
 fn not_found(path: &str) -> ApiError {
@@ -230,5 +272,34 @@ mod tests {
         assert_eq!(call("/model/m/delete"), None);
         assert_eq!(call("/model//invoke"), None);
         assert_eq!(route("GET", "/model/m/invoke").unwrap_err().status, 405);
+    }
+
+    #[test]
+    fn inference_profile_calls_route_to_the_control_plane() {
+        assert_eq!(
+            route(
+                "GET",
+                "/inference-profiles?type=SYSTEM_DEFINED&maxResults=10"
+            ),
+            Ok(Endpoint::Profiles(ProfilesCall::List {
+                query: "type=SYSTEM_DEFINED&maxResults=10".into()
+            }))
+        );
+        assert_eq!(
+            route("GET", "/inference-profiles/arn:aws:bedrock:us-east-1:1:application-inference-profile%2Fab"),
+            Ok(Endpoint::Profiles(ProfilesCall::Get(
+                "arn:aws:bedrock:us-east-1:1:application-inference-profile/ab".into()
+            )))
+        );
+        assert_eq!(
+            route("POST", "/inference-profiles").unwrap_err().status,
+            405
+        );
+        assert_eq!(
+            route("GET", "/inference-profiles?a=<b>")
+                .unwrap_err()
+                .status,
+            400
+        );
     }
 }

@@ -29,14 +29,14 @@ def passthrough_gateway(emulator, tmp_path_factory):
     gw.close()
 
 
-def runtime(gateway, key, monkeypatch):
-    """boto3's bedrock-runtime client sending `key` as a Bedrock API key. botocore sends
+def runtime(gateway, key, monkeypatch, service="bedrock-runtime"):
+    """boto3's `service` client sending `key` as a Bedrock API key. botocore sends
     AWS_BEARER_TOKEN_BEDROCK only over https, and this test gateway listens on plain http, so
     the same `Authorization: Bearer` header is added on an unsigned client instead."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
                  "AWS_BEARER_TOKEN_BEDROCK"):
         monkeypatch.delenv(name, raising=False)
-    client = boto3.client("bedrock-runtime", region_name="us-east-1",
+    client = boto3.client(service, region_name="us-east-1",
                           endpoint_url=f"http://127.0.0.1:{gateway.port}",
                           config=botocore.config.Config(retries={"max_attempts": 1},
                                                         signature_version=botocore.UNSIGNED))
@@ -44,7 +44,7 @@ def runtime(gateway, key, monkeypatch):
     def bearer(request, **_):
         request.headers["Authorization"] = f"Bearer {key}"
 
-    client.meta.events.register("before-send.bedrock-runtime.*", bearer)
+    client.meta.events.register(f"before-send.{service}.*", bearer)
     return client
 
 
@@ -117,3 +117,25 @@ def test_passthrough_can_be_switched_off(emulator, tmp_path, monkeypatch):
         assert emulator.runtime_requests() == []
     finally:
         gw.close()
+
+
+def control_plane(gateway, key, monkeypatch):
+    return runtime(gateway, key, monkeypatch, service="bedrock")
+
+
+def test_inference_profiles_come_from_the_control_plane_filtered_by_the_key(passthrough_gateway, emulator,
+                                                                            monkeypatch):
+    everyone = control_plane(passthrough_gateway, CLIENT_KEY, monkeypatch)
+    listed = everyone.list_inference_profiles(typeEquals="SYSTEM_DEFINED")["inferenceProfileSummaries"]
+    ids = {p["inferenceProfileId"] for p in listed}
+    assert SONNET45 in ids
+    one = everyone.get_inference_profile(inferenceProfileIdentifier=SONNET45)
+    assert one["inferenceProfileId"] == SONNET45
+    calls = [r for r in emulator.requests() if r["path"].startswith("/inference-profiles")]
+    assert calls and all(r["auth"] == "sigv4" and CLIENT_KEY not in json.dumps(r["headers"]) for r in calls)
+
+    limited = control_plane(passthrough_gateway, "team-b-key", monkeypatch)
+    seen = limited.list_inference_profiles(typeEquals="SYSTEM_DEFINED")["inferenceProfileSummaries"]
+    assert all(p["inferenceProfileId"] == HAIKU3 for p in seen)
+    with pytest.raises(limited.exceptions.AccessDeniedException):
+        limited.get_inference_profile(inferenceProfileIdentifier=SONNET45)

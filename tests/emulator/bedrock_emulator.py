@@ -23,7 +23,8 @@ Claude models also take InvokeModel / InvokeModelWithResponseStream / CountToken
 Anthropic semantics (anthropic_invoke.py).
 
 Test hooks (no auth): GET /_emulator/health, GET /_emulator/requests,
-POST /_emulator/reset, GET|POST|DELETE /_emulator/script (scripted turns, script.py).
+POST /_emulator/reset, GET|POST|DELETE /_emulator/script (scripted turns, script.py),
+GET/POST /_emulator/failures (scripted failures, scripted_failures.py).
 """
 
 import argparse
@@ -52,6 +53,7 @@ from embeddings import invoke_embedding  # noqa: E402
 from eventstream_encode import event_frame, exception_frame  # noqa: E402
 from scenarios import CacheStore, build_answer, converse_body, stream_events  # noqa: E402
 from script import ScriptStore, parse_script  # noqa: E402
+from scripted_failures import FailureScript, fail  # noqa: E402
 from sigv4_check import AuthConfig, authenticate  # noqa: E402
 
 MAX_RECORDS = 5000
@@ -68,6 +70,7 @@ class State:
         self.quiet = quiet
         self.cache = CacheStore()
         self.script = ScriptStore()
+        self.failures = FailureScript()
         self._records = []
         self._lock = threading.Lock()
 
@@ -85,6 +88,7 @@ class State:
             self._records.clear()
         self.cache.clear()
         self.script.clear()
+        self.failures.clear()
 
 
 class PieceWriter:
@@ -259,6 +263,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._send_json(200, {"ok": True})
         if path == "/_emulator/script":
             return self._script_admin()
+        if path == "/_emulator/failures":
+            if self.command == "POST":
+                return self._send_json(*self.state.failures.arm(self._admin_body))
+            return self._send_json(200, self.state.failures.pending())
         return self._send_json(404, {"message": "unknown emulator endpoint"})
 
     def _script_admin(self):
@@ -302,6 +310,9 @@ class Handler(BaseHTTPRequestHandler):
         self._send_json(200, obj, request_id)
 
     def _runtime(self, op, model_id, body, request_id, rec, started):
+        scripted = self.state.failures.take(model_id)
+        if scripted:
+            return fail(self, scripted, rec, request_id, streaming=op.endswith("stream"))
         target = catalog.resolve(model_id, self.state.auth.region)
         model = target.model
         try:

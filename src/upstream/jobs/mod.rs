@@ -5,3 +5,4 @@ pub mod embeddings;
 pub mod image_fetch;
 pub mod image_urls;
 pub mod models;
+pub mod profiles;
