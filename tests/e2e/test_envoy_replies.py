@@ -93,3 +93,19 @@ def test_a_request_body_that_stops_arriving_is_an_openai_408(short_idle_gateway,
             + b"\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"model\"")
     openai_error(*raw_exchange(short_idle_gateway, head), 408, "request_timeout")
     assert emulator.runtime_requests() == []
+
+
+def anthropic_error(status, headers, body, expected_status, error_type):
+    assert status == expected_status, body[:300]
+    assert headers.get("content-type") == "application/json", body[:300]
+    payload = json.loads(body)
+    assert payload["type"] == "error" and payload["error"]["type"] == error_type and payload["error"]["message"]
+
+
+def test_envoys_own_replies_on_the_messages_api_are_anthropic_shaped(big_limit_gateway, short_idle_gateway):
+    big = json.dumps({"model": "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "max_tokens": 10,
+                      "messages": [{"role": "user", "content": "x" * (20 << 20)}]}).encode()
+    anthropic_error(*request(big_limit_gateway, "POST", "/v1/messages", big), 413, "request_too_large")
+    head = (b"POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: " + CLIENT_KEY.encode()
+            + b"\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"model\"")
+    anthropic_error(*raw_exchange(short_idle_gateway, head), 408, "timeout_error")
