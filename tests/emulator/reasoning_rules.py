@@ -13,6 +13,7 @@ other families refuse a signature field (only Claude issues signatures).
 Every message quoted below is Bedrock's own; the comment names a public report that shows it.
 """
 
+from anthropic_models import claude_for
 from aws_errors import validation
 from thinking_signature import redacted_valid, signature_valid
 
@@ -123,6 +124,10 @@ def _check_claude_fields(amrf, body, model, ctx):
         return
     if not model.thinking:
         raise _model_error("thinking: Extra inputs are not permitted")
+    if ttype == "adaptive" and claude_for(model.model_id).thinking == "enabled":
+        # The same check as on InvokeModel (anthropic_validation.py): adaptive is Claude 4.6+.
+        raise _model_error("thinking: Input tag 'adaptive' found using 'type' does not match any of the expected "
+                           "tags: 'disabled', 'enabled'")
     inf = body.get("inferenceConfig") or {}
     if ttype == "enabled":
         budget = thinking.get("budget_tokens")

@@ -295,6 +295,14 @@ def _amrf(**fields):
     return {"additionalModelRequestFields": fields}
 
 
+def test_adaptive_thinking_only_on_claude_46(emu):
+    adaptive = _amrf(thinking={"type": "adaptive"})
+    ok(emu, OPUS46, with_(**adaptive))
+    ok(emu, SONNET46, with_(**adaptive))
+    for model in (OPUS45, SONNET45, SONNET4):
+        refused(emu, model, with_(**adaptive), "Input tag 'adaptive' found using 'type'")
+
+
 def test_claude_reasoning_field(emu):
     assert refused(emu, SONNET45, with_(**_amrf(reasoning_effort="high")), "reasoning_effort") == (
         "The model returned the following errors: reasoning_effort: Extra inputs are not permitted")
