@@ -21,7 +21,7 @@ use crate::step::Step;
 use crate::upstream::calls::CallResponse;
 use crate::upstream::jobs::embeddings::EmbeddingsJob;
 use crate::upstream::jobs::image_fetch::{ImageFetchJob, Progress};
-use crate::upstream::jobs::models::{ModelCache, ModelsJob};
+use crate::upstream::jobs::models::{is_application_profile, ModelCache, ModelsJob};
 use crate::upstream::jobs::profiles::{self, ProfilesJob};
 use crate::upstream::request::{signed_headers, Signed, UpstreamRequest};
 use std::cell::RefCell;
@@ -81,7 +81,15 @@ enum LocalJob {
     Embeddings(Box<EmbeddingsJob>),
 }
 
+/// Why a translated request was not sent (yet).
+enum NotSent {
+    Reply(LocalReply),
+    /// Ask the control plane which model this application profile runs, then translate again.
+    LookUp(String),
+}
+
 /// A request held until it is translated: what its headers said.
+#[derive(Clone)]
 struct Held {
     endpoint: Endpoint,
     request_id: String,
@@ -98,6 +106,13 @@ enum State {
     FetchingImages {
         held: Held,
         job: Box<ImageFetchJob>,
+    },
+    /// The request names an application inference profile whose model is not known yet:
+    /// asking the control plane, then translating for that model.
+    LookingUpProfile {
+        held: Held,
+        body: Vec<u8>,
+        arn: String,
     },
     /// Bedrock's own API: waiting for the body to re-sign it for `path`.
     PendingPassthrough {
@@ -476,11 +491,7 @@ impl Exchange {
                         Ok(None) => {}
                     }
                 }
-                let now = (host.now)();
-                match self.translate(config, held, &body, now) {
-                    Ok(upstream) => Step::Forward(upstream),
-                    Err(reply) => Step::Respond(reply),
-                }
+                self.send(config, held, &body, host)
             }
             _ => self.refuse(&ApiError::internal(
                 "request body arrived in an unexpected state",
@@ -509,11 +520,23 @@ impl Exchange {
                 job.on_response(config, key, response, now())
             }
             State::Local(LocalJob::Profiles(job)) => job.on_response(config, response),
+            State::LookingUpProfile { .. } => {
+                let State::LookingUpProfile { held, body, arn } =
+                    std::mem::replace(&mut self.state, State::Done)
+                else {
+                    return Step::Pause;
+                };
+                let model = profiles::model_of(&response);
+                if let Ok(mut cache) = host.models.try_borrow_mut() {
+                    cache.learn_profile(&arn, model, now());
+                }
+                return self.send(config, held, &body, host);
+            }
             State::FetchingImages { job, .. } => {
                 match job.on_response(&config.image_fetch, key, response) {
                     Ok(Progress::Calls(calls)) if calls.is_empty() => Step::Pause,
                     Ok(Progress::Calls(calls)) => Step::Dispatch(calls),
-                    Ok(Progress::Done(body)) => return self.forward_fetched(config, &body, now()),
+                    Ok(Progress::Done(body)) => return self.forward_fetched(config, &body, host),
                     Err(e) => return self.refuse(&e),
                 }
             }
@@ -574,14 +597,31 @@ impl Exchange {
     }
 
     /// Every image is in: translate the request with them and send it on.
-    fn forward_fetched(&mut self, config: &Config, body: &[u8], now: SystemTime) -> Step {
+    fn forward_fetched(&mut self, config: &Config, body: &[u8], host: &Host<'_>) -> Step {
         let State::FetchingImages { held, .. } = std::mem::replace(&mut self.state, State::Done)
         else {
             return Step::Pause;
         };
-        match self.translate(config, held, body, now) {
+        self.send(config, held, body, host)
+    }
+
+    /// Translates and forwards the request, after asking the control plane which model an
+    /// application inference profile runs when that is not known yet.
+    fn send(&mut self, config: &Config, held: Held, body: &[u8], host: &Host<'_>) -> Step {
+        match self.translate(config, &held, body, host) {
             Ok(upstream) => Step::Forward(upstream),
-            Err(reply) => Step::Respond(reply),
+            Err(NotSent::Reply(reply)) => Step::Respond(reply),
+            Err(NotSent::LookUp(arn)) => match profiles::lookup_call(config, &arn, (host.now)()) {
+                Ok(call) => {
+                    self.state = State::LookingUpProfile {
+                        held,
+                        body: body.to_vec(),
+                        arn,
+                    };
+                    self.settle_calls(Step::Dispatch(vec![call]))
+                }
+                Err(e) => self.refuse(&e),
+            },
         }
     }
 
@@ -664,23 +704,25 @@ impl Exchange {
     fn translate(
         &mut self,
         config: &Config,
-        held: Held,
+        held: &Held,
         body: &[u8],
-        now: SystemTime,
-    ) -> Result<UpstreamRequest, LocalReply> {
+        host: &Host<'_>,
+    ) -> Result<UpstreamRequest, NotSent> {
+        let now = (host.now)();
         let Held {
             endpoint,
             request_id,
             drop_headers,
             betas,
         } = held;
+        let endpoint = endpoint.clone();
         let fallback_id;
         let request_id = if request_id.is_empty() {
             let nanos = now.duration_since(UNIX_EPOCH).map(|d| d.as_nanos());
             fallback_id = format!("{:x}", nanos.unwrap_or(0));
             &fallback_id
         } else {
-            &request_id
+            request_id
         };
         let store = config.responses_item_store;
         let use_store =
@@ -688,11 +730,19 @@ impl Exchange {
         let owner = self.key_name.clone().unwrap_or_default();
         let slots = self.item_slots.as_deref();
         let recall = |id: &str| item_store::recall(slots?, &store, &owner, id);
+        let cache = host.models.try_borrow().ok();
+        let known = |id: &str| {
+            let ttl = config.models_cache;
+            let model = cache.as_ref()?.profile_model(id, now, ttl)??;
+            Some(model.to_string())
+        };
+        let capability_model = |id: &str| known(id).unwrap_or_else(|| id.to_string());
         let ctx = RequestContext {
             config,
             request_id,
             now,
             recall_item: if use_store { Some(&recall) } else { None },
+            capability_model: &capability_model,
         };
         let translated = match endpoint {
             Endpoint::ChatCompletions => chat::translate(body, &ctx),
@@ -703,10 +753,21 @@ impl Exchange {
         };
         let translated = match translated {
             Ok(t) => t,
-            Err(e) => return Err(self.refusal(&e)),
+            Err(e) => return Err(NotSent::Reply(self.refusal(&e))),
         };
         if !config.model_allowed(self.key_name.as_deref(), &translated.model_id) {
-            return Err(self.refusal(&not_allowed(&translated.model_id)));
+            return Err(NotSent::Reply(
+                self.refusal(&not_allowed(&translated.model_id)),
+            ));
+        }
+        let unasked = is_application_profile(&translated.model_id)
+            && cache.as_ref().is_some_and(|c| {
+                c.profile_model(&translated.model_id, now, config.models_cache)
+                    .is_none()
+            });
+        drop(cache);
+        if unasked {
+            return Err(NotSent::LookUp(translated.model_id));
         }
         let accept = match translated.answer {
             AnswerTranslator::Stream(_) => "application/vnd.amazon.eventstream",
@@ -725,11 +786,12 @@ impl Exchange {
         );
         let set_headers = match signed {
             Ok(h) => h,
-            Err(e) => return Err(self.refusal(&e)),
+            Err(e) => return Err(NotSent::Reply(self.refusal(&e))),
         };
         let remove_headers = drop_headers
-            .into_iter()
-            .filter(|n| !set_headers.iter().any(|(s, _)| s == n))
+            .iter()
+            .filter(|n| !set_headers.iter().any(|(s, _)| s == *n))
+            .cloned()
             .collect();
         self.model = Some(translated.model_id);
         self.remember = use_store.then_some(store);
@@ -911,6 +973,7 @@ impl Exchange {
             | State::Pending(_)
             | State::PendingPassthrough { .. }
             | State::FetchingImages { .. }
+            | State::LookingUpProfile { .. }
             | State::Local(_)
             | State::Done => BodyAction::Pass,
         }
@@ -1449,5 +1512,51 @@ mod tests {
             panic!("expected a refusal without a fetch");
         };
         assert_eq!(reply.status, 403);
+    }
+
+    #[test]
+    fn an_application_profile_is_looked_up_once_and_its_model_rules_apply() {
+        let gateway = config("");
+        let test_host = TestHost::default();
+        let host = test_host.host();
+        let arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc";
+        let body =
+            serde_json::json!({"model": arn, "messages": [{"role": "user", "content": "Hi"}],
+            "reasoning_effort": "low", "max_tokens": 4000})
+            .to_string()
+            .into_bytes();
+        let mut first = pending(&gateway);
+        let Step::Dispatch(calls) = send_body(&mut first, &gateway, &body, &host) else {
+            panic!("expected GetInferenceProfile");
+        };
+        let path = &calls[0]
+            .headers
+            .iter()
+            .find(|(n, _)| n == ":path")
+            .unwrap()
+            .1;
+        assert!(path.starts_with("/inference-profiles/arn%3Aaws"));
+        let profile = serde_json::json!({"models": [{"modelArn":
+            "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0"}]});
+        let answer = CallResponse {
+            status: 200,
+            headers: vec![],
+            body: profile.to_string().into_bytes(),
+        };
+        let Step::Forward(upstream) = first.on_call_response(&gateway, 0, answer, &host) else {
+            panic!("expected the request to go on");
+        };
+        let sent: serde_json::Value = serde_json::from_slice(&upstream.body).unwrap();
+        // Claude's rules now apply: the effort became a thinking budget.
+        assert_eq!(
+            sent["additionalModelRequestFields"]["thinking"]["type"],
+            "enabled"
+        );
+        // The next request for the profile needs no call.
+        let mut second = pending(&gateway);
+        assert!(matches!(
+            send_body(&mut second, &gateway, &body, &host),
+            Step::Forward(_)
+        ));
     }
 }

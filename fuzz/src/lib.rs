@@ -222,6 +222,7 @@ pub fn request(data: &[u8]) {
         request_id: "fuzz",
         now: now(),
         recall_item: Some(&recall),
+        capability_model: &bedrock_access_filter::api::same_model,
     };
     let translated = if api % 2 == 0 {
         chat::translate(body, &ctx)
@@ -432,6 +433,7 @@ fn stream_reply(api: u8, config: &Config) -> Box<dyn StreamTranslator> {
                 request_id: "fuzz",
                 now: now(),
                 recall_item: None,
+                capability_model: &bedrock_access_filter::api::same_model,
             };
             let body = json!({"model": "claude", "stream": true, "input": "hi",
                               "tools": [{"type": "function", "name": "f", "parameters": {}}]});

@@ -26,6 +26,14 @@ pub struct RequestContext<'a> {
     /// Looks up an output item this gateway returned earlier (for Responses `item_reference`);
     /// `None` when the item store is off.
     pub recall_item: Option<RecallItem<'a>>,
+    /// The model whose capabilities apply to a model id: the foundation model behind an
+    /// application inference profile ARN once the control plane named it, else the id itself.
+    pub capability_model: &'a dyn Fn(&str) -> String,
+}
+
+/// Capabilities are the model id's own (no application profile looked up).
+pub fn same_model(model_id: &str) -> String {
+    model_id.to_string()
 }
 
 /// Finds an output item the gateway returned earlier, by id.

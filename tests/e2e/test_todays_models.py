@@ -51,3 +51,15 @@ def test_cache_control_markers_become_cache_points(client, emulator):
     assert last_body(emulator)["system"][-1] == {"cachePoint": {"type": "default"}}
     second = client.chat.completions.create(model=SONNET4, messages=messages)
     assert second.usage.prompt_tokens_details.cached_tokens == first.usage.model_dump()["cache_creation_input_tokens"]
+
+
+def test_an_application_profile_gets_the_rules_of_the_model_behind_it(client, emulator):
+    # The gateway asks the control plane (GetInferenceProfile) once per worker and cache time
+    # (an earlier test may have asked already), then treats the profile as Sonnet 4.5:
+    # reasoning_effort becomes its thinking budget, which a profile of unknown model would not get.
+    resp = client.chat.completions.create(model=SONNET45_APP, messages=HI, reasoning_effort="low", max_tokens=4000)
+    assert resp.choices[0].message.content
+    assert last_body(emulator)["additionalModelRequestFields"]["thinking"]["type"] == "enabled"
+    client.chat.completions.create(model=SONNET45_APP, messages=HI)
+    lookups = [r for r in emulator.requests() if r["path"].startswith("/inference-profiles/")]
+    assert len(lookups) <= 1 and all(r["auth"] == "sigv4" for r in lookups)

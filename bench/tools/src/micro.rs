@@ -46,6 +46,7 @@ fn translate_chat(config: &Config, body: &[u8]) -> Result<Translated, String> {
         request_id: "0123456789abcdef0123456789abcdef",
         now: SystemTime::now(),
         recall_item: None,
+        capability_model: &bedrock_access_filter::api::same_model,
     };
     chat::translate(body, &ctx).map_err(|e| String::from_utf8_lossy(&e.to_body()).into_owned())
 }

@@ -604,7 +604,8 @@ fn config(extra: &str) -> Config {
 
 fn translate(c: &Case) -> Result<ChatTranslation, ApiError> {
     let body = c.request.to_string();
-    parse_chat_request(body.as_bytes()).and_then(|r| chat_to_converse(r, &config(c.config)))
+    parse_chat_request(body.as_bytes())
+        .and_then(|r| chat_to_converse(r, &config(c.config), &crate::api::same_model))
 }
 
 #[test]
@@ -678,7 +679,8 @@ fn default_model_takes_gpt_names_and_a_missing_model_and_the_name_sent_is_echoed
     let with_default = config(&format!(r#"{{"default_model": "{sonnet}"}}"#));
     let hello = json!([{"role": "user", "content": "hi"}]);
     let translate_with = |config: &Config, body: Value| {
-        parse_chat_request(body.to_string().as_bytes()).and_then(|r| chat_to_converse(r, config))
+        parse_chat_request(body.to_string().as_bytes())
+            .and_then(|r| chat_to_converse(r, config, &crate::api::same_model))
     };
     let t = translate_with(&with_default, json!({"model": "GPT-4o", "messages": hello})).unwrap();
     assert_eq!(

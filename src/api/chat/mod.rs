@@ -14,7 +14,8 @@ use request::{chat_to_converse, parse_chat_request};
 use stream::ChatStream;
 
 pub fn translate(body: &[u8], ctx: &RequestContext<'_>) -> Result<Translated, ApiError> {
-    let translation = parse_chat_request(body).and_then(|req| chat_to_converse(req, ctx.config))?;
+    let translation = parse_chat_request(body)
+        .and_then(|req| chat_to_converse(req, ctx.config, ctx.capability_model))?;
     let meta = CompletionMeta {
         id: format!("chatcmpl-{}", ctx.request_id),
         model: translation.requested_model.clone(),

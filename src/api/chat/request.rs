@@ -49,7 +49,12 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
     parse_object(body, &["messages"])
 }
 
-pub fn chat_to_converse(req: ChatRequest, config: &Config) -> Result<ChatTranslation, ApiError> {
+/// `capability_model` names the model whose capabilities apply (see `RequestContext`).
+pub fn chat_to_converse(
+    req: ChatRequest,
+    config: &Config,
+    capability_model: &dyn Fn(&str) -> String,
+) -> Result<ChatTranslation, ApiError> {
     let model_id = config
         .resolve_chat_model(req.model.as_deref())
         .ok_or_else(|| ApiError::invalid_param("model", "Missing required parameter: 'model'."))?
@@ -57,6 +62,7 @@ pub fn chat_to_converse(req: ChatRequest, config: &Config) -> Result<ChatTransla
     // The name the client sent is echoed back, as for aliases; with none, the model used.
     let requested_model = req.model.clone().unwrap_or_else(|| model_id.clone());
     model_id::validate_model_id(&model_id)?;
+    let caps = capability_model(&model_id);
     reject_unsupported(&req)?;
 
     let mut extra = req.extra_body.clone().unwrap_or_default();
@@ -89,20 +95,20 @@ pub fn chat_to_converse(req: ChatRequest, config: &Config) -> Result<ChatTransla
         .flatten()
         .map(|t| t.function.name.as_str())
         .collect();
-    let plan = structured_output::plan(&format, &model_id, &taken)?;
+    let plan = structured_output::plan(&format, &caps, &taken)?;
     let (output_config, answer_tool) = plan.apply(&mut conversation);
     let response_tool = answer_tool.as_ref().map(|spec| spec.name.clone());
     let tool_config = tools::tool_config(
         tools,
         choice,
         answer_tool,
-        &model_id,
+        &caps,
         req.parallel_tool_calls,
         &mut extra,
     );
 
     let converse = assemble(ConverseParts {
-        model_id: &model_id,
+        model_id: &caps,
         conversation,
         messages_param: "messages",
         caching,

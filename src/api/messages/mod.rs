@@ -42,10 +42,11 @@ pub fn translate(
 ) -> Result<Translated, ApiError> {
     let req = request::parse(body)?;
     let model_id = model_id(ctx, &req.model)?;
-    if !speaks_anthropic(&model_id) {
-        return through_converse(req, model_id, ctx);
+    let caps = (ctx.capability_model)(&model_id);
+    if !speaks_anthropic(&caps) {
+        return through_converse(req, model_id, &caps, ctx);
     }
-    let invoke = request::to_invoke_body(req.body, &model_id, header_betas);
+    let invoke = request::to_invoke_body(req.body, &caps, header_betas);
     let (action, answer) = if req.stream {
         let stream = stream::messages_stream(req.model);
         (
@@ -70,9 +71,10 @@ pub fn translate(
 fn through_converse(
     req: request::MessagesRequest,
     model_id: String,
+    caps: &str,
     ctx: &RequestContext<'_>,
 ) -> Result<Translated, ApiError> {
-    let converse = converse_request::to_converse(req.body, &model_id, ctx.config)?;
+    let converse = converse_request::to_converse(req.body, caps, ctx.config)?;
     let id = format!("msg_{}", ctx.request_id);
     let answer = if req.stream {
         let stream = converse_answer::converse_messages_stream(id, req.model);
@@ -116,7 +118,7 @@ pub fn count_tokens(
     header_betas: Option<&str>,
 ) -> Result<Translated, ApiError> {
     let req = request::parse(body)?;
-    let model_id = model_id(ctx, &req.model)?;
+    let model_id = (ctx.capability_model)(&model_id(ctx, &req.model)?);
     if !counts_tokens(&model_id) {
         return Err(ApiError::new(
             501,
@@ -157,6 +159,7 @@ mod tests {
             request_id: "r1",
             now: fixed_now(),
             recall_item: None,
+            capability_model: &crate::api::same_model,
         }
     }
 

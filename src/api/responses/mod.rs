@@ -29,7 +29,7 @@ pub fn translate(body: &[u8], ctx: &RequestContext<'_>) -> Result<Translated, Ap
         Some(recall) => Some(continue_turn(&mut req, recall, &id)?),
         None => None,
     };
-    let translation = to_converse(req, ctx.config)?;
+    let translation = to_converse(req, ctx.config, ctx.capability_model)?;
     let meta = ResponseMeta {
         id,
         model: translation.requested_model.clone(),
@@ -179,6 +179,7 @@ mod tests {
             request_id: "r1",
             now: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
             recall_item: recall,
+            capability_model: &crate::api::same_model,
         };
         let translated = translate(body, &ctx)?;
         Ok(serde_json::from_slice(&translated.body).unwrap())
@@ -223,6 +224,7 @@ mod tests {
             request_id: "same",
             now: UNIX_EPOCH + Duration::new(secs, nanos),
             recall_item: None,
+            capability_model: &crate::api::same_model,
         };
         let (a, b) = (
             response_id(&at(1_800_000_000, 1)),
@@ -239,6 +241,7 @@ mod tests {
             request_id: "r2",
             now: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
             recall_item: Some(recall),
+            capability_model: &crate::api::same_model,
         };
         translate(body.to_string().as_bytes(), &ctx).unwrap()
     }
