@@ -4,6 +4,7 @@
 
 use crate::bedrock::model_id::validate_model_id;
 use crate::error::ApiError;
+use crate::policy::fallback::Fallbacks;
 use crate::policy::quota::Quota;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -104,6 +105,8 @@ pub struct Config {
     pub bedrock_passthrough: bool,
     /// The quota of every client key without one of its own.
     pub quota: Quota,
+    /// Ordered fallback models per requested name, and how long a failing model cools down.
+    pub model_fallbacks: Fallbacks,
 }
 
 /// The ring of output items kept in Envoy's shared data (see `translate::responses::item_store`).
@@ -215,6 +218,9 @@ struct RawConfig {
     interleaved_thinking: Option<bool>,
     bedrock_passthrough: Option<bool>,
     quota: Option<Quota>,
+    /// Checked by hand so that errors name the field (see `policy::fallback`).
+    model_fallbacks: Option<serde_json::Value>,
+    fallback_cooldown_seconds: Option<u64>,
     image_fetch_cluster: Option<String>,
     image_fetch_http_cluster: Option<String>,
     image_fetch_timeout_ms: Option<u64>,
@@ -418,6 +424,11 @@ impl Config {
                 "model_aliases: empty alias or model id for {alias:?}"
             ));
         }
+        let model_fallbacks = Fallbacks::load(
+            raw.model_fallbacks,
+            raw.fallback_cooldown_seconds,
+            &model_aliases,
+        )?;
         let default_model = non_empty(raw.default_model).or_else(|| get("DEFAULT_MODEL"));
         if let Some(model) = &default_model {
             let id = model_aliases.get(model).unwrap_or(model);
@@ -509,6 +520,7 @@ impl Config {
             // On only where client keys guard it, unless the operator says otherwise.
             bedrock_passthrough: raw.bedrock_passthrough.unwrap_or(client_auth),
             quota: raw.quota.unwrap_or_default(),
+            model_fallbacks,
         })
     }
 
@@ -570,10 +582,16 @@ impl Config {
 
     /// Whether the key named `key_name` may use Bedrock model `model_id`. Allow-lists may
     /// name aliases or ids; both the global list and the key's own list must admit the model.
+    /// A `model_fallbacks` name admits every entry of its list.
     pub fn model_allowed(&self, key_name: Option<&str>, model_id: &str) -> bool {
-        let admits = |list: &[String]| {
-            list.is_empty() || list.iter().any(|m| self.resolve_model(m) == model_id)
+        let names = |m: &String| {
+            self.resolve_model(m) == model_id
+                || self
+                    .model_fallbacks
+                    .list_for(Some(m), None)
+                    .is_some_and(|list| list.iter().any(|e| e == model_id))
         };
+        let admits = |list: &[String]| list.is_empty() || list.iter().any(names);
         let key_models = key_name
             .and_then(|name| self.client_keys.iter().find(|k| k.name == name))
             .map(|k| k.models.as_slice())

@@ -14,6 +14,7 @@ use crate::config::{Config, ItemStore};
 use crate::error::ApiError;
 use crate::local_reply::LocalReply;
 use crate::observability::{self, Outcome, Summary};
+use crate::policy::fallback::{self, Choice};
 use crate::policy::quota::{self, Standing};
 use crate::policy::SharedStore;
 use crate::router::{self, Endpoint, RuntimeCall};
@@ -168,6 +169,10 @@ pub struct Exchange {
     turn: Option<item_store::Turn>,
     /// Slot writes (key, value) the shell makes once the answer is complete.
     items_to_remember: Vec<(String, Vec<u8>)>,
+    /// The entry a `model_fallbacks` list chose for this request.
+    fallback: Option<Choice>,
+    /// Bedrock throttled the model or found it unavailable: it now cools down.
+    cooldown_started: bool,
 }
 
 impl Default for Exchange {
@@ -190,6 +195,8 @@ impl Default for Exchange {
             remember: None,
             turn: None,
             items_to_remember: Vec::new(),
+            fallback: None,
+            cooldown_started: false,
         }
     }
 }
@@ -484,6 +491,7 @@ impl Exchange {
                 self.forward_passthrough(config, &path, streams, drop_headers, body, now)
             }
             State::Pending(held) => {
+                let body = self.apply_fallbacks(config, &held.endpoint, body, host);
                 if config.image_fetch.enabled() {
                     match ImageFetchJob::plan(&held.endpoint, &body, &config.image_fetch) {
                         Err(e) => return self.refuse(&e),
@@ -496,6 +504,69 @@ impl Exchange {
             _ => self.refuse(&ApiError::internal(
                 "request body arrived in an unexpected state",
             )),
+        }
+    }
+
+    /// Under a `model_fallbacks` list the request goes to the first entry that is not cooling
+    /// down: the body is made to name that model before translation, so it is translated and
+    /// signed for it and the answer's `model` names it. Other requests are left as they are.
+    fn apply_fallbacks(
+        &mut self,
+        config: &Config,
+        endpoint: &Endpoint,
+        body: Vec<u8>,
+        host: &Host<'_>,
+    ) -> Vec<u8> {
+        let fallbacks = &config.model_fallbacks;
+        // Embeddings from another model would not be comparable; token counts are not served.
+        let served = matches!(
+            endpoint,
+            Endpoint::ChatCompletions | Endpoint::Responses | Endpoint::Messages
+        );
+        if fallbacks.is_empty() || !served {
+            return body;
+        }
+        #[derive(serde::Deserialize)]
+        struct Named {
+            #[serde(default)]
+            model: Option<String>,
+        }
+        // Only the model is read here (the translator reports a malformed body).
+        let Ok(Named { model: requested }) = serde_json::from_slice::<Named>(&body) else {
+            return body;
+        };
+        let requested = requested.as_deref();
+        let resolved = match endpoint {
+            Endpoint::Messages => requested.map(|m| config.resolve_model(m)),
+            _ => config.resolve_chat_model(requested),
+        };
+        let Some(list) = fallbacks.list_for(requested, resolved) else {
+            return body;
+        };
+        let key = self.key_name.as_deref();
+        let usable = |m: &str| config.model_allowed(key, m);
+        // No entry the key may use: the first, which the allow-list then refuses by name.
+        let first = || {
+            list.first().map(|m| Choice {
+                model_id: m.clone(),
+                position: 0,
+            })
+        };
+        let Some(choice) =
+            fallback::choose(list, host.shared, (host.now)(), &usable).or_else(first)
+        else {
+            return body;
+        };
+        let Ok(serde_json::Value::Object(mut object)) = serde_json::from_slice(&body) else {
+            return body;
+        };
+        object.insert("model".into(), choice.model_id.clone().into());
+        match serde_json::to_vec(&object) {
+            Ok(rewritten) => {
+                self.fallback = Some(choice);
+                rewritten
+            }
+            Err(_) => body,
         }
     }
 
@@ -697,6 +768,8 @@ impl Exchange {
             usage,
             stream: self.stream,
             request_state_set: self.request_state_set,
+            fallback_used: self.fallback.as_ref().is_some_and(|c| c.position > 0),
+            cooldown_started: self.cooldown_started,
         }
     }
 
@@ -809,16 +882,44 @@ impl Exchange {
     /// Bedrock's response headers, read through `header` (`:status`, `x-amzn-errortype`, ...).
     pub fn on_response_headers(
         &mut self,
+        config: &Config,
         header: &dyn Fn(&str) -> Option<String>,
+        host: &Host<'_>,
     ) -> ResponseHeaders {
         let status = header(":status")
             .and_then(|s| s.parse::<u16>().ok())
             .unwrap_or(502);
+        self.note_model_health(config, status, header, host);
         let mut change = self.answer_headers(status, header);
         if let Some(standing) = &self.quota {
             change.set_headers.extend(standing.headers());
         }
         change
+    }
+
+    /// Bedrock throttled the model or found it unavailable: a model some fallback list names
+    /// cools down, so that the following requests go to the list's next entry.
+    fn note_model_health(
+        &mut self,
+        config: &Config,
+        status: u16,
+        header: &dyn Fn(&str) -> Option<String>,
+        host: &Host<'_>,
+    ) {
+        let fallbacks = &config.model_fallbacks;
+        let answered = matches!(self.state, State::Sent(_) | State::Passing(_));
+        // Envoy's own rate limit is not Bedrock's throttling.
+        if status == 200 || !answered || header("x-envoy-ratelimited").is_some() {
+            return;
+        }
+        let Some(model) = self.model.as_deref() else {
+            return;
+        };
+        let error_type = header("x-amzn-errortype");
+        if fallbacks.covers(model) && fallback::cools_down(status, error_type.as_deref()) {
+            fallbacks.start_cooldown(host.shared, model, (host.now)());
+            self.cooldown_started = true;
+        }
     }
 
     fn answer_headers(
@@ -1085,7 +1186,11 @@ mod tests {
             Step::Respond(reply) => return Err(reply),
             other => panic!("expected the request to go on, got {other:?}"),
         };
-        exchange.on_response_headers(&|name: &str| (name == ":status").then(|| "200".to_string()));
+        exchange.on_response_headers(
+            config,
+            &|name: &str| (name == ":status").then(|| "200".to_string()),
+            &host,
+        );
         let BodyAction::Replace(out) =
             exchange.on_response_body(config, answer.to_string().as_bytes(), true)
         else {
@@ -1373,8 +1478,11 @@ mod tests {
             .starts_with("AWS4-HMAC-SHA256"));
         assert_eq!(upstream.remove_headers, Vec::<String>::new());
         // The answer is not touched.
-        let answer =
-            exchange.on_response_headers(&|n: &str| (n == ":status").then(|| "200".into()));
+        let answer = exchange.on_response_headers(
+            &gateway,
+            &|n: &str| (n == ":status").then(|| "200".into()),
+            &host,
+        );
         assert_eq!(answer, ResponseHeaders::default());
         assert_eq!(
             exchange.on_response_body(&gateway, b"frames", false),
@@ -1443,8 +1551,11 @@ mod tests {
                 send_body(&mut exchange, &gateway, &body, &host),
                 Step::Forward(_)
             ));
-            let headers =
-                exchange.on_response_headers(&|n: &str| (n == ":status").then(|| "200".into()));
+            let headers = exchange.on_response_headers(
+                &gateway,
+                &|n: &str| (n == ":status").then(|| "200".into()),
+                &host,
+            );
             assert!(headers
                 .set_headers
                 .contains(&("x-ratelimit-remaining-requests".into(), remaining.into())));
@@ -1558,5 +1669,82 @@ mod tests {
             send_body(&mut second, &gateway, &body, &host),
             Step::Forward(_)
         ));
+    }
+
+    #[test]
+    fn a_throttled_model_cools_down_and_its_fallback_serves_the_next_requests() {
+        const US: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+        const NOVA: &str = "us.amazon.nova-pro-v1:0";
+        let gateway = config(&format!(
+            r#""model_fallbacks":{{"claude":["{US}","{NOVA}"]}},"fallback_cooldown_seconds":30,
+               "allowed_models":["claude"]"#
+        ));
+        let test_host = TestHost::default();
+        let host = test_host.host();
+        let head = RequestHead {
+            method: "POST",
+            path: "/v1/chat/completions",
+            authorization: Some("Bearer k"),
+            ..Default::default()
+        };
+        let chat =
+            serde_json::json!({"model": "claude", "messages": [{"role": "user", "content": "Hi"}]});
+        // One request; Bedrock answers `status` (with `error_type`): the path it went to, the
+        // client's body and how it was summed up.
+        let request = |status: &'static str, error_type: Option<&'static str>| {
+            let mut exchange = Exchange::default();
+            assert_eq!(
+                exchange.on_request_headers(&gateway, &head, false, &host),
+                Step::Pause
+            );
+            let Step::Forward(upstream) =
+                send_body(&mut exchange, &gateway, chat.to_string().as_bytes(), &host)
+            else {
+                panic!("expected the request to go on");
+            };
+            let path = upstream
+                .set_headers
+                .iter()
+                .find(|(n, _)| n == ":path")
+                .unwrap()
+                .1
+                .clone();
+            exchange.on_response_headers(
+                &gateway,
+                &|n: &str| match n {
+                    ":status" => Some(status.to_string()),
+                    "x-amzn-errortype" => error_type.map(str::to_string),
+                    _ => None,
+                },
+                &host,
+            );
+            let answer = if status == "200" {
+                bedrock_says("Hello").to_string()
+            } else {
+                r#"{"message":"Too many requests, please wait before trying again."}"#.to_string()
+            };
+            let BodyAction::Replace(out) =
+                exchange.on_response_body(&gateway, answer.as_bytes(), true)
+            else {
+                panic!("expected a translated answer");
+            };
+            let out: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            (path, out, exchange.on_log(&host))
+        };
+        let (path, out, summary) = request("429", Some("ThrottlingException"));
+        assert!(path.contains("us.anthropic"), "{path}");
+        assert_eq!(out["error"]["code"], "rate_limit_exceeded");
+        assert!(summary.cooldown_started && !summary.fallback_used);
+
+        let (path, out, summary) = request("200", None);
+        assert!(path.contains("us.amazon.nova-pro"), "{path}");
+        assert_eq!(out["model"], NOVA);
+        assert!(summary.fallback_used && !summary.cooldown_started);
+        // A validation error is the request's fault: nothing cools down.
+        let (_, _, summary) = request("400", Some("ValidationException"));
+        assert!(!summary.cooldown_started);
+        let mut recorder = observability::Recorder::default();
+        let counted = recorder.counters(&request("200", None).2);
+        assert!(counted.contains(&("bedrock_access_filter.fallback.used".into(), 1)));
     }
 }

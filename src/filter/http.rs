@@ -168,7 +168,10 @@ impl HttpContext for Http {
 
     fn on_http_response_headers(&mut self, _count: usize, _end_of_stream: bool) -> Action {
         let header = |name: &str| host::header(MapType::HttpResponseHeaders, name);
-        let change = self.exchange.on_response_headers(&header);
+        let host = host_inputs(&self.models);
+        let change = self
+            .exchange
+            .on_response_headers(&self.config, &header, &host);
         if let Some(status) = change.status {
             host::set_header(MapType::HttpResponseHeaders, ":status", &status.to_string());
         }

@@ -1,6 +1,7 @@
 //! Policies the filter enforces because only it knows the key, the model and the tokens.
 //! (Retries and the fleet-wide rate limit are Envoy's own: envoy/envoy.yaml.)
 
+pub mod fallback;
 pub mod quota;
 
 /// Envoy's shared data as the core sees it: one store per Envoy process, seen by every
