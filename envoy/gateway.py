@@ -5,7 +5,7 @@
 tests check is what users run. Environment (all optional):
 
   PORT                               listener port on LISTEN_ADDRESS (default 8000)
-  LISTEN_ADDRESS                     default 127.0.0.1
+  LISTEN_ADDRESS                     default 127.0.0.1 (without credentials: loopback only)
   API_KEY                            client keys, comma-separated
   AWS_REGION                         default us-east-1
   AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN / AWS_PROFILE
@@ -19,12 +19,15 @@ tests check is what users run. Environment (all optional):
   RETRY_ATTEMPTS                     retries of a throttled or failed Bedrock call, 0-5 (default 2)
   RATELIMIT_SERVICE                  host:port of a gRPC rate limit service shared by all replicas
 
-With no credentials and no endpoint, the bundled Bedrock emulator is started instead.
+With no credentials and no endpoint, the bundled Bedrock emulator is started instead, and the
+gateway then listens on loopback only (it refuses a non-loopback LISTEN_ADDRESS and says why).
 """
 
 import argparse
+import ipaddress
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -97,6 +100,13 @@ def resolve_aws_credentials(env):
     log(f"using AWS credentials from {creds.method}")
 
 
+def is_loopback(address):
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 def start_emulator(env, workdir):
     port_file = workdir / "emulator.port"
     emu_env = dict(env)
@@ -121,6 +131,13 @@ def start_emulator(env, workdir):
     return proc
 
 
+def without_secrets(url):
+    """An endpoint URL fit for an error message: no user:password, query or fragment."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}{parts.path}" if parts.scheme or host else "(not a URL)"
+
+
 def retry_attempts(env):
     # At most 5: each retry replays the request signed once, which Bedrock accepts for 5 minutes
     # (5 waits of at most 30s leave room for the attempts themselves).
@@ -138,18 +155,28 @@ def ratelimit_service(env):
     return value
 
 
+def cors_origin_matchers(allowed):
+    """ALLOWED_ORIGINS (BAG's name): `*` or comma-separated origins, as the YAML list of Envoy
+    string matchers envoy.yaml's CORS policy takes (deploy/start.sh does the same in sh)."""
+    origins = [o.strip() for o in allowed.split(",") if o.strip()]
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]+)?", origin):
+            raise SystemExit(f"ALLOWED_ORIGINS: {origin!r} is not an origin (scheme://host[:port]) or *")
+    return "[" + ", ".join(f'{{exact: "{o}"}}' for o in origins) + "]"
+
+
 def render_vars(env, workdir):
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
     endpoint = env.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME") or f"https://bedrock-runtime.{region}.amazonaws.com"
     url = urlsplit(endpoint)
     if url.scheme not in ("http", "https") or not url.hostname:
-        raise SystemExit(f"AWS_ENDPOINT_URL_BEDROCK_RUNTIME must be an http(s) URL, got {endpoint!r}")
+        raise SystemExit(f"AWS_ENDPOINT_URL_BEDROCK_RUNTIME must be an http(s) URL, got {without_secrets(endpoint)!r}")
     tls = url.scheme == "https"
     # The control plane (model list); an emulator serves both on one port.
     cp_endpoint = env.get("AWS_ENDPOINT_URL_BEDROCK") or f"https://bedrock.{region}.amazonaws.com"
     cp_url = urlsplit(cp_endpoint)
     if cp_url.scheme not in ("http", "https") or not cp_url.hostname:
-        raise SystemExit(f"AWS_ENDPOINT_URL_BEDROCK must be an http(s) URL, got {cp_endpoint!r}")
+        raise SystemExit(f"AWS_ENDPOINT_URL_BEDROCK must be an http(s) URL, got {without_secrets(cp_endpoint)!r}")
     cp_tls = cp_url.scheme == "https"
     envoy_signed = "_envoy_signed" if env.get("UPSTREAM_AUTH") == "envoy" else ""
     plugin_config = "{}"
@@ -157,7 +184,7 @@ def render_vars(env, workdir):
         plugin_config = json.dumps(json.loads(Path(env["PLUGIN_CONFIG_FILE"]).read_text()))
     ca = next((c for c in CA_BUNDLES if Path(c).exists()), CA_BUNDLES[0])
     return {
-        "LISTEN_ADDRESS": env.get("LISTEN_ADDRESS", "127.0.0.1"),
+        "LISTEN_ADDRESS": env.get("LISTEN_ADDRESS") or "127.0.0.1",
         "LISTEN_PORT": str(env.get("PORT") or 8000),
         "ADMIN_PORT": str(env.get("ADMIN_PORT") or 0),
         "WASM_PATH": str(env.get("WASM_PATH") or WASM),
@@ -176,6 +203,7 @@ def render_vars(env, workdir):
         "RATELIMIT_SERVICE": ratelimit_service(env),
         # YAML single-quoted scalar: a quote is written twice.
         "PLUGIN_CONFIG": plugin_config.replace("'", "''"),
+        "CORS_ORIGIN_MATCHERS": cors_origin_matchers(env.get("ALLOWED_ORIGINS", "")),
     }
 
 
@@ -193,6 +221,14 @@ def main():
     has_auth = (env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY")) or env.get(
         "AWS_BEARER_TOKEN_BEDROCK") or env.get("UPSTREAM_AUTH") == "envoy"
     if not has_auth and not env.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME"):
+        listen = env.get("LISTEN_ADDRESS") or "127.0.0.1"
+        if not is_loopback(listen):
+            # Canned answers with a published demo key must not be reachable from the network.
+            raise SystemExit(
+                f"No AWS credentials found, so the gateway would serve the bundled Bedrock emulator's canned "
+                f"answers (demo key), which it does on loopback only, not on LISTEN_ADDRESS={listen}. Set AWS "
+                "credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE or AWS_BEARER_TOKEN_BEDROCK) "
+                "to serve Amazon Bedrock, or unset LISTEN_ADDRESS (127.0.0.1) to try the emulator.")
         emulator = start_emulator(env, workdir)
     if not env.get("API_KEY") and not env.get("PLUGIN_CONFIG_FILE"):
         raise SystemExit("Set API_KEY: the key(s) clients must send as 'Authorization: Bearer ...'.")

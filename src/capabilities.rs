@@ -56,12 +56,15 @@ pub fn claude_supports_thinking(model_id: &str) -> bool {
 }
 
 /// Newer Claude models reject `temperature` and `top_p` together.
+/// An application inference profile ARN names no model, so it is treated as one of them: one
+/// of the two is always accepted.
 pub fn rejects_temperature_with_top_p(model_id: &str) -> bool {
     let id = base_model_id(model_id);
-    family(model_id) == Family::Claude
-        && ["-4-5", "-4-6", "-4-7", "opus-4-1", "-5-"]
+    let newer_claude = family(model_id) == Family::Claude
+        && ["-4-5", "-4-6", "-4-7", "-4-8", "opus-4-1", "-5-"]
             .iter()
-            .any(|v| id.contains(v))
+            .any(|v| id.contains(v));
+    newer_claude || is_arn(model_id)
 }
 
 /// DeepSeek R1 on Bedrock has no tool use; everything else we route does.
@@ -107,8 +110,26 @@ pub fn claude_supports_interleaved_thinking(model_id: &str) -> bool {
     claude_supports_thinking(model_id) && !base_model_id(model_id).contains("claude-3-7")
 }
 
+/// Prompt caching (`cachePoint`): Claude 3.5 Haiku, 3.7 Sonnet and Claude 4 and later; Nova 1
+/// (Micro, Lite, Pro, Premier). Claude 3 Haiku refuses it ("You invoked an unsupported model or
+/// your request did not allow prompt caching."), Nova 2 Lite too ("extraneous key [cachePoint]
+/// is not permitted").
 pub fn supports_prompt_caching(model_id: &str) -> bool {
-    matches!(family(model_id), Family::Claude | Family::Nova)
+    let id = base_model_id(model_id);
+    match family(model_id) {
+        Family::Claude => ![
+            "claude-3-haiku",
+            "claude-3-sonnet",
+            "claude-3-opus",
+            "claude-3-5-sonnet",
+            "claude-v2",
+            "claude-instant",
+        ]
+        .iter()
+        .any(|old| id.contains(old)),
+        Family::Nova => !id.starts_with("amazon.nova-2"),
+        _ => false,
+    }
 }
 
 /// Application inference profile ARNs carry no family: treat them as capable.

@@ -2,8 +2,11 @@
 //! variables the VM may read (`vm_config.environment_variables.host_env_keys`). Validated once
 //! at load time so a bad configuration stops the filter instead of serving wrongly.
 
+use crate::bedrock::model_id::validate_model_id;
 use crate::converse::guardrail::{GuardrailPolicy, RawGuardrailPolicy};
 use crate::error::ApiError;
+use crate::policy::fallback::Fallbacks;
+use crate::policy::quota::Quota;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -51,6 +54,8 @@ pub struct ClientKey {
     pub key: String,
     /// Models this key may use (ids or aliases); empty means every allowed model.
     pub models: Vec<String>,
+    /// This key's own quota, instead of the default `quota`.
+    pub quota: Option<Quota>,
 }
 
 impl std::fmt::Debug for ClientKey {
@@ -72,6 +77,10 @@ pub struct Config {
     pub max_request_bytes: usize,
     /// Friendly model names → Bedrock model ids.
     pub model_aliases: BTreeMap<String, String>,
+    /// As BAG's `DEFAULT_MODEL`: the model for chat names starting `gpt-` and for no name.
+    pub default_model: Option<String>,
+    /// As BAG's `DEFAULT_EMBEDDING_MODEL`: the model for names starting `text-embedding-`.
+    pub default_embedding_model: Option<String>,
     /// Models advertised by `/v1/models`.
     pub models: Vec<String>,
     /// When not empty, the only models any key may use (ids or aliases).
@@ -97,6 +106,10 @@ pub struct Config {
     pub bedrock_passthrough: bool,
     /// Bedrock Guardrails on Converse requests: for every key, per key, per request if allowed.
     pub guardrail: GuardrailPolicy,
+    /// The quota of every client key without one of its own.
+    pub quota: Quota,
+    /// Ordered fallback models per requested name, and how long a failing model cools down.
+    pub model_fallbacks: Fallbacks,
 }
 
 /// The ring of output items kept in Envoy's shared data (see `translate::responses::item_store`).
@@ -193,6 +206,8 @@ struct RawConfig {
     client_auth: Option<bool>,
     max_request_bytes: Option<usize>,
     model_aliases: Option<BTreeMap<String, String>>,
+    default_model: Option<String>,
+    default_embedding_model: Option<String>,
     models: Option<Vec<String>>,
     allowed_models: Option<Vec<String>>,
     /// `bedrock` (live list) or `static` (the `models` field).
@@ -205,6 +220,10 @@ struct RawConfig {
     prompt_caching: Option<bool>,
     interleaved_thinking: Option<bool>,
     bedrock_passthrough: Option<bool>,
+    quota: Option<Quota>,
+    /// Checked by hand so that errors name the field (see `policy::fallback`).
+    model_fallbacks: Option<serde_json::Value>,
+    fallback_cooldown_seconds: Option<u64>,
     image_fetch_cluster: Option<String>,
     image_fetch_http_cluster: Option<String>,
     image_fetch_timeout_ms: Option<u64>,
@@ -235,6 +254,8 @@ enum RawKey {
         key: String,
         #[serde(default)]
         models: Vec<String>,
+        #[serde(default)]
+        quota: Option<Quota>,
     },
 }
 
@@ -251,12 +272,35 @@ fn host_of_url(url: &str) -> Result<String, String> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| format!("endpoint_url must start with http:// or https://, got {url:?}"))?;
+        .ok_or_else(|| {
+            format!(
+                "endpoint_url must start with http:// or https://, got {:?}",
+                shown_url(url)
+            )
+        })?;
     let host = rest.split('/').next().unwrap_or_default();
     if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '@') {
-        return Err(format!("endpoint_url has no valid host: {url:?}"));
+        return Err(format!(
+            "endpoint_url has no valid host (credentials do not belong in it): {:?}",
+            shown_url(url)
+        ));
     }
     Ok(host.to_string())
+}
+
+/// A URL as it may appear in an error: without user:password, query or fragment (they can
+/// hold credentials).
+fn shown_url(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or("");
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    let shown = if scheme.is_empty() {
+        format!("{host}/{path}")
+    } else {
+        format!("{scheme}://{host}/{path}")
+    };
+    shown.trim_end_matches('/').chars().take(200).collect()
 }
 
 impl Config {
@@ -322,13 +366,23 @@ impl Config {
         match raw.api_keys {
             Some(keys) => {
                 for (i, key) in keys.into_iter().enumerate() {
-                    let (name, key, models) = match key {
+                    let (name, key, models, quota) = match key {
                         RawKey::Plain(key) => {
-                            (format!("key{}", i.saturating_add(1)), key, Vec::new())
+                            (format!("key{}", i.saturating_add(1)), key, Vec::new(), None)
                         }
-                        RawKey::Named { name, key, models } => (name, key, models),
+                        RawKey::Named {
+                            name,
+                            key,
+                            models,
+                            quota,
+                        } => (name, key, models, quota),
                     };
-                    client_keys.push(ClientKey { name, key, models });
+                    client_keys.push(ClientKey {
+                        name,
+                        key,
+                        models,
+                        quota,
+                    });
                 }
             }
             None => {
@@ -340,6 +394,7 @@ impl Config {
                             name,
                             key: key.to_string(),
                             models: Vec::new(),
+                            quota: None,
                         });
                     }
                 }
@@ -372,6 +427,28 @@ impl Config {
             return Err(format!(
                 "model_aliases: empty alias or model id for {alias:?}"
             ));
+        }
+        let model_fallbacks = Fallbacks::load(
+            raw.model_fallbacks,
+            raw.fallback_cooldown_seconds,
+            &model_aliases,
+        )?;
+        let default_model = non_empty(raw.default_model).or_else(|| get("DEFAULT_MODEL"));
+        if let Some(model) = &default_model {
+            let id = model_aliases.get(model).unwrap_or(model);
+            validate_model_id(id).map_err(|e| format!("default_model: {}", e.message))?;
+        }
+        let default_embedding_model =
+            non_empty(raw.default_embedding_model).or_else(|| get("DEFAULT_EMBEDDING_MODEL"));
+        if let Some(model) = &default_embedding_model {
+            let id = model_aliases.get(model).unwrap_or(model);
+            if validate_model_id(id).is_err() || crate::bedrock::embeddings::family(id).is_none() {
+                return Err(format!(
+                    "default_embedding_model: {model:?} is not an embedding model this gateway \
+                     serves ({})",
+                    crate::bedrock::embeddings::SUPPORTED
+                ));
+            }
         }
         let control_plane_host =
             match non_empty(raw.control_plane_url).or_else(|| get("AWS_ENDPOINT_URL_BEDROCK")) {
@@ -420,6 +497,8 @@ impl Config {
             client_auth,
             max_request_bytes,
             model_aliases,
+            default_model,
+            default_embedding_model,
             models,
             allowed_models: raw.allowed_models.unwrap_or_default(),
             models_source,
@@ -430,10 +509,13 @@ impl Config {
             control_plane_host,
             control_plane_cluster,
             runtime_cluster,
-            prompt_caching: raw
-                .prompt_caching
-                .or_else(|| get("ENABLE_PROMPT_CACHING").map(|v| v == "true" || v == "1"))
-                .unwrap_or(false),
+            prompt_caching: match raw.prompt_caching {
+                Some(on) => on,
+                None => get("ENABLE_PROMPT_CACHING")
+                    .map(|v| switch("ENABLE_PROMPT_CACHING", &v))
+                    .transpose()?
+                    .unwrap_or(false),
+            },
             interleaved_thinking: raw
                 .interleaved_thinking
                 .or_else(|| get("ENABLE_INTERLEAVED_THINKING").map(|v| v == "true" || v == "1"))
@@ -443,6 +525,8 @@ impl Config {
             // On only where client keys guard it, unless the operator says otherwise.
             bedrock_passthrough: raw.bedrock_passthrough.unwrap_or(client_auth),
             guardrail,
+            quota: raw.quota.unwrap_or_default(),
+            model_fallbacks,
         })
     }
 
@@ -473,12 +557,47 @@ impl Config {
             .ok_or_else(|| ApiError::unauthorized("Incorrect API key provided."))
     }
 
+    /// Every secret the gateway holds (AWS keys, session token, Bedrock API key, client keys),
+    /// so text from outside can be cleaned of them before anyone sees it.
+    pub fn secrets(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.client_keys.iter().map(|k| k.key.as_str()).collect();
+        match &self.upstream_auth {
+            UpstreamAuth::SigV4 {
+                access_key_id,
+                secret_access_key,
+                session_token,
+            } => {
+                out.extend([access_key_id.as_str(), secret_access_key.as_str()]);
+                out.extend(session_token.as_deref());
+            }
+            UpstreamAuth::ApiKey(key) => out.push(key.as_str()),
+            UpstreamAuth::Envoy => {}
+        }
+        out
+    }
+
+    /// The quota of the key named `key_name`; None when it has no limits.
+    pub fn quota_for(&self, key_name: &str) -> Option<Quota> {
+        let own = self
+            .client_keys
+            .iter()
+            .find(|k| k.name == key_name)
+            .and_then(|k| k.quota);
+        Some(own.unwrap_or(self.quota)).filter(|q| !q.is_unlimited())
+    }
+
     /// Whether the key named `key_name` may use Bedrock model `model_id`. Allow-lists may
     /// name aliases or ids; both the global list and the key's own list must admit the model.
+    /// A `model_fallbacks` name admits every entry of its list.
     pub fn model_allowed(&self, key_name: Option<&str>, model_id: &str) -> bool {
-        let admits = |list: &[String]| {
-            list.is_empty() || list.iter().any(|m| self.resolve_model(m) == model_id)
+        let names = |m: &String| {
+            self.resolve_model(m) == model_id
+                || self
+                    .model_fallbacks
+                    .list_for(Some(m), None)
+                    .is_some_and(|list| list.iter().any(|e| e == model_id))
         };
+        let admits = |list: &[String]| list.is_empty() || list.iter().any(names);
         let key_models = key_name
             .and_then(|name| self.client_keys.iter().find(|k| k.name == name))
             .map(|k| k.models.as_slice())
@@ -492,6 +611,54 @@ impl Config {
             .get(requested)
             .map(String::as_str)
             .unwrap_or(requested)
+    }
+
+    /// The Bedrock model id for a chat or Responses model name, as BAG picks it: an alias wins;
+    /// else, with `default_model` set, a name starting `gpt-` (any case) or no name at all
+    /// means `default_model`. `None` when no name came and there is no default.
+    pub fn resolve_chat_model<'a>(&'a self, requested: Option<&'a str>) -> Option<&'a str> {
+        let default = self.default_model.as_deref();
+        match requested {
+            Some(name) if self.model_aliases.contains_key(name) => Some(self.resolve_model(name)),
+            Some(name) => match default {
+                Some(default) if has_prefix_ignoring_case(name, "gpt-") => {
+                    Some(self.resolve_model(default))
+                }
+                _ => Some(name),
+            },
+            None => default.map(|d| self.resolve_model(d)),
+        }
+    }
+
+    /// The Bedrock model id for an embeddings model name: an alias wins; else, with
+    /// `default_embedding_model` set, a name starting `text-embedding-` (any case) means it.
+    pub fn resolve_embedding_model<'a>(&'a self, requested: &'a str) -> &'a str {
+        match self.default_embedding_model.as_deref() {
+            Some(default)
+                if !self.model_aliases.contains_key(requested)
+                    && has_prefix_ignoring_case(requested, "text-embedding-") =>
+            {
+                self.resolve_model(default)
+            }
+            _ => self.resolve_model(requested),
+        }
+    }
+}
+
+fn has_prefix_ignoring_case(name: &str, prefix: &str) -> bool {
+    name.get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
+/// A yes/no environment variable: BAG's `true`/`false` in any case, and `1`/`0`, `yes`/`no`.
+/// Anything else stops the filter rather than being guessed (BAG took any other value as yes).
+fn switch(var: &str, value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(format!(
+            "{var}: expected true or false (also 1/0, yes/no), got {value:?}"
+        )),
     }
 }
 
@@ -783,6 +950,126 @@ mod tests {
         assert!(err.contains("unknown field `size`"), "{err}");
     }
 
+    const SONNET: &str = "us.anthropic.claude-sonnet-4-20250514-v1:0";
+
+    #[test]
+    fn default_model_takes_gpt_names_and_a_missing_model_but_not_aliases() {
+        let json = format!(
+            r#"{{"upstream_auth":"envoy","client_auth":false,"default_model":"{SONNET}",
+            "model_aliases":{{"gpt-4o-mini":"anthropic.h"}}}}"#
+        );
+        let c = Config::load(json.as_bytes(), &|_| None).unwrap();
+        for name in ["gpt-4o", "GPT-4-Turbo", "Gpt-3.5-turbo", "gpt-"] {
+            assert_eq!(c.resolve_chat_model(Some(name)), Some(SONNET), "{name}");
+        }
+        assert_eq!(c.resolve_chat_model(None), Some(SONNET));
+        assert_eq!(
+            c.resolve_chat_model(Some("gpt-4o-mini")),
+            Some("anthropic.h")
+        );
+        for other in ["o3-mini", "gpt4o", "chatgpt-4o", "anthropic.claude-3"] {
+            assert_eq!(c.resolve_chat_model(Some(other)), Some(other));
+        }
+        // Without a default nothing is substituted, and a missing model stays missing.
+        let plain = Config::load(br#"{"upstream_auth":"envoy","client_auth":false}"#, &|_| {
+            None
+        })
+        .unwrap();
+        assert_eq!(plain.resolve_chat_model(Some("gpt-4o")), Some("gpt-4o"));
+        assert_eq!(plain.resolve_chat_model(None), None);
+    }
+
+    #[test]
+    fn default_models_come_from_the_environment_and_may_be_aliases() {
+        let env = env_of(&[
+            ("DEFAULT_MODEL", "sonnet"),
+            ("DEFAULT_EMBEDDING_MODEL", "cohere.embed-multilingual-v3"),
+        ]);
+        let json = format!(
+            r#"{{"upstream_auth":"envoy","client_auth":false,"model_aliases":{{"sonnet":"{SONNET}"}}}}"#
+        );
+        let c = Config::load(json.as_bytes(), &env).unwrap();
+        assert_eq!(c.default_model.as_deref(), Some("sonnet"));
+        assert_eq!(c.resolve_chat_model(Some("gpt-5.1-codex")), Some(SONNET));
+        for name in ["text-embedding-3-small", "Text-Embedding-Ada-002"] {
+            assert_eq!(
+                c.resolve_embedding_model(name),
+                "cohere.embed-multilingual-v3"
+            );
+        }
+        assert_eq!(
+            c.resolve_embedding_model("amazon.titan-embed-text-v2:0"),
+            "amazon.titan-embed-text-v2:0"
+        );
+        assert_eq!(c.resolve_embedding_model("embedding-3"), "embedding-3");
+        let unset = Config::load(br#"{"upstream_auth":"envoy","client_auth":false}"#, &|_| {
+            None
+        })
+        .unwrap();
+        assert_eq!(
+            unset.resolve_embedding_model("text-embedding-3-small"),
+            "text-embedding-3-small"
+        );
+    }
+
+    #[test]
+    fn allow_lists_judge_the_default_model_not_the_name_sent() {
+        let json = format!(
+            r#"{{"upstream_auth":"envoy","default_model":"{SONNET}","allowed_models":["{SONNET}","h"],
+            "api_keys":[{{"name":"wide","key":"kw"}},{{"name":"narrow","key":"kn","models":["h"]}}]}}"#
+        );
+        let c = Config::load(json.as_bytes(), &|_| None).unwrap();
+        let id = c.resolve_chat_model(Some("gpt-4o")).unwrap();
+        assert!(c.model_allowed(Some("wide"), id));
+        assert!(!c.model_allowed(Some("narrow"), id));
+    }
+
+    #[test]
+    fn bad_default_models_stop_the_filter() {
+        let base = r#""upstream_auth":"envoy","client_auth":false"#;
+        for (field, value) in [
+            ("default_model", "bad model/../x"),
+            (
+                "default_embedding_model",
+                "anthropic.claude-3-haiku-20240307-v1:0",
+            ),
+        ] {
+            let json = format!(r#"{{{base},"{field}":"{value}"}}"#);
+            let err = Config::load(json.as_bytes(), &|_| None).unwrap_err();
+            assert!(err.starts_with(field), "{err}");
+        }
+        let env = env_of(&[("DEFAULT_EMBEDDING_MODEL", "text-embedding-3-small")]);
+        let err = Config::load(format!("{{{base}}}").as_bytes(), &env).unwrap_err();
+        assert!(err.starts_with("default_embedding_model"), "{err}");
+    }
+
+    #[test]
+    fn enable_prompt_caching_reads_yes_and_no_in_any_case_and_refuses_the_rest() {
+        let json = br#"{"upstream_auth":"envoy","client_auth":false}"#;
+        let caching = |value: &'static str| {
+            let env = move |k: &str| (k == "ENABLE_PROMPT_CACHING").then(|| value.to_string());
+            Config::load(json, &env).map(|c| c.prompt_caching)
+        };
+        for on in ["true", "True", "TRUE", "1", "yes", "Yes"] {
+            assert_eq!(caching(on), Ok(true), "{on}");
+        }
+        for off in ["false", "False", "0", "no", "NO", ""] {
+            assert_eq!(caching(off), Ok(false), "{off:?}");
+        }
+        for bad in ["on", "enabled", "2", "tru"] {
+            let err = caching(bad).unwrap_err();
+            assert!(err.starts_with("ENABLE_PROMPT_CACHING"), "{err}");
+        }
+        // The plugin configuration's boolean wins over the variable.
+        let env = |k: &str| (k == "ENABLE_PROMPT_CACHING").then(|| "bogus".to_string());
+        let c = Config::load(
+            br#"{"upstream_auth":"envoy","client_auth":false,"prompt_caching":true}"#,
+            &env,
+        )
+        .unwrap();
+        assert!(c.prompt_caching);
+    }
+
     #[test]
     fn constant_time_eq_matches_only_equal() {
         assert!(constant_time_eq(b"abc", b"abc"));
@@ -790,5 +1077,23 @@ mod tests {
         assert!(!constant_time_eq(b"abc", b"abcd"));
         assert!(!constant_time_eq(b"", b"a"));
         assert!(!constant_time_eq(b"a", b""));
+    }
+
+    #[test]
+    fn endpoint_url_errors_never_echo_credentials() {
+        for url in [
+            "https://AKIDEXAMPLE:s3cr3t@bedrock.example.com/x?token=abc",
+            "ftp://user:s3cr3t@host/?sig=abc",
+        ] {
+            let json = format!(
+                r#"{{"upstream_auth":"envoy","client_auth":false,"endpoint_url":"{url}"}}"#
+            );
+            let err = Config::load(json.as_bytes(), &|_| None).unwrap_err();
+            assert!(err.starts_with("endpoint_url"), "{err}");
+            assert!(
+                !err.contains("s3cr3t") && !err.contains("abc") && !err.contains("AKID"),
+                "{err}"
+            );
+        }
     }
 }

@@ -13,6 +13,8 @@ pub struct ApiError {
     pub code: Option<String>,
     /// OpenAI `error.param` when one request field is at fault.
     pub param: Option<String>,
+    /// Seconds to wait before retrying (sent as `retry-after`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -23,7 +25,12 @@ impl ApiError {
             kind,
             code: None,
             param: None,
+            retry_after: None,
         }
+    }
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
     pub fn with_code(mut self, code: impl Into<String>) -> Self {
         self.code = Some(code.into());

@@ -8,18 +8,21 @@ use crate::api::passthrough::usage::UsageReader;
 use crate::api::responses::item_store;
 use crate::api::{chat, messages, models, responses, AnswerTranslator, ErrorShape, RequestContext};
 use crate::bedrock::converse::Usage;
-use crate::bedrock::errors::bedrock_error;
+use crate::bedrock::errors::{bedrock_error, scrub};
 use crate::bedrock::model_id::{runtime_path, validate_model_id};
 use crate::config::{Config, ItemStore};
 use crate::error::ApiError;
 use crate::local_reply::LocalReply;
 use crate::observability::{self, Outcome, Summary};
+use crate::policy::fallback::{self, Choice};
+use crate::policy::quota::{self, Standing};
+use crate::policy::SharedStore;
 use crate::router::{self, Endpoint, RuntimeCall};
 use crate::step::Step;
 use crate::upstream::calls::CallResponse;
 use crate::upstream::jobs::embeddings::EmbeddingsJob;
 use crate::upstream::jobs::image_fetch::{ImageFetchJob, Progress};
-use crate::upstream::jobs::models::{ModelCache, ModelsJob};
+use crate::upstream::jobs::models::{is_application_profile, ModelCache, ModelsJob};
 use crate::upstream::jobs::profiles::{self, ProfilesJob};
 use crate::upstream::request::{signed_headers, Signed, UpstreamRequest};
 use std::cell::RefCell;
@@ -47,6 +50,8 @@ pub struct RequestHead<'a> {
 pub struct Host<'a> {
     pub now: &'a dyn Fn() -> SystemTime,
     pub models: &'a RefCell<ModelCache>,
+    /// Envoy's shared data (quota counters).
+    pub shared: &'a dyn SharedStore,
 }
 
 /// What to do with the response headers.
@@ -77,7 +82,15 @@ enum LocalJob {
     Embeddings(Box<EmbeddingsJob>),
 }
 
+/// Why a translated request was not sent (yet).
+enum NotSent {
+    Reply(LocalReply),
+    /// Ask the control plane which model this application profile runs, then translate again.
+    LookUp(String),
+}
+
 /// A request held until it is translated: what its headers said.
+#[derive(Clone)]
 struct Held {
     endpoint: Endpoint,
     request_id: String,
@@ -95,6 +108,13 @@ enum State {
         held: Held,
         job: Box<ImageFetchJob>,
     },
+    /// The request names an application inference profile whose model is not known yet:
+    /// asking the control plane, then translating for that model.
+    LookingUpProfile {
+        held: Held,
+        body: Vec<u8>,
+        arn: String,
+    },
     /// Bedrock's own API: waiting for the body to re-sign it for `path`.
     PendingPassthrough {
         path: String,
@@ -103,6 +123,8 @@ enum State {
     },
     /// Bedrock's own API sent on; its answer passes untouched while its usage is read.
     Passing(UsageReader),
+    /// Bedrock's own API answered with an error: passed on once cleaned of echoed secrets.
+    PassingError,
     /// Request sent; the answer translator waits for Bedrock's answer.
     Sent(AnswerTranslator),
     /// Answered by the filter's own calls (model list, embeddings); nothing is routed.
@@ -137,6 +159,8 @@ pub struct Exchange {
     anthropic_models: bool,
     /// The key name and model went to Envoy's filter state with the request.
     request_state_set: bool,
+    /// The key's quota standing once the request was admitted under a quota.
+    quota: Option<Standing>,
     /// Reads a slot of remembered Responses output items (the shell's shared data).
     item_slots: Option<item_store::SlotSource>,
     /// Set while a Responses answer is on its way whose items are to be remembered.
@@ -145,6 +169,10 @@ pub struct Exchange {
     turn: Option<item_store::Turn>,
     /// Slot writes (key, value) the shell makes once the answer is complete.
     items_to_remember: Vec<(String, Vec<u8>)>,
+    /// The entry a `model_fallbacks` list chose for this request.
+    fallback: Option<Choice>,
+    /// Bedrock throttled the model or found it unavailable: it now cools down.
+    cooldown_started: bool,
 }
 
 impl Default for Exchange {
@@ -162,10 +190,13 @@ impl Default for Exchange {
             error_shape: ErrorShape::OpenAi,
             anthropic_models: false,
             request_state_set: false,
+            quota: None,
             item_slots: None,
             remember: None,
             turn: None,
             items_to_remember: Vec::new(),
+            fallback: None,
+            cooldown_started: false,
         }
     }
 }
@@ -278,6 +309,11 @@ impl Exchange {
             Ok(name) => self.key_name = name,
             Err(e) => return self.refuse(&e),
         }
+        if endpoint.uses_models() {
+            if let Err(e) = self.admit(config, host) {
+                return self.refuse(&e);
+            }
+        }
         match endpoint {
             Endpoint::Models => self.start_models(config, ModelsRequest::List, host),
             Endpoint::Model(id) => self.start_models(config, ModelsRequest::Get(id), host),
@@ -325,6 +361,29 @@ impl Exchange {
             }
             Endpoint::Health => Step::Continue,
         }
+    }
+
+    /// Counts the request against the key's quota, or refuses it when a budget is spent.
+    fn admit(&mut self, config: &Config, host: &Host<'_>) -> Result<(), ApiError> {
+        let Some(name) = self.key_name.clone() else {
+            return Ok(());
+        };
+        let Some(limits) = config.quota_for(&name) else {
+            return Ok(());
+        };
+        self.quota = Some(quota::admit(host.shared, &name, &limits, (host.now)())?);
+        Ok(())
+    }
+
+    /// The request is over: the tokens it used count against the key's quota.
+    pub fn on_log(&mut self, host: &Host<'_>) -> Summary {
+        let summary = self.summary();
+        if let (Some(_), Some(name), Some(usage)) = (&self.quota, &summary.key_name, &summary.usage)
+        {
+            let tokens = usage.prompt_tokens().saturating_add(usage.output_tokens);
+            quota::charge(host.shared, name, tokens, (host.now)());
+        }
+        summary
     }
 
     /// Bedrock's own API: the model the client named (alias resolved) must be one its key
@@ -432,6 +491,7 @@ impl Exchange {
                 self.forward_passthrough(config, &path, streams, drop_headers, body, now)
             }
             State::Pending(held) => {
+                let body = self.apply_fallbacks(config, &held.endpoint, body, host);
                 if config.image_fetch.enabled() {
                     match ImageFetchJob::plan(&held.endpoint, &body, &config.image_fetch) {
                         Err(e) => return self.refuse(&e),
@@ -439,15 +499,74 @@ impl Exchange {
                         Ok(None) => {}
                     }
                 }
-                let now = (host.now)();
-                match self.translate(config, held, &body, now) {
-                    Ok(upstream) => Step::Forward(upstream),
-                    Err(reply) => Step::Respond(reply),
-                }
+                self.send(config, held, &body, host)
             }
             _ => self.refuse(&ApiError::internal(
                 "request body arrived in an unexpected state",
             )),
+        }
+    }
+
+    /// Under a `model_fallbacks` list the request goes to the first entry that is not cooling
+    /// down: the body is made to name that model before translation, so it is translated and
+    /// signed for it and the answer's `model` names it. Other requests are left as they are.
+    fn apply_fallbacks(
+        &mut self,
+        config: &Config,
+        endpoint: &Endpoint,
+        body: Vec<u8>,
+        host: &Host<'_>,
+    ) -> Vec<u8> {
+        let fallbacks = &config.model_fallbacks;
+        // Embeddings from another model would not be comparable; token counts are not served.
+        let served = matches!(
+            endpoint,
+            Endpoint::ChatCompletions | Endpoint::Responses | Endpoint::Messages
+        );
+        if fallbacks.is_empty() || !served {
+            return body;
+        }
+        #[derive(serde::Deserialize)]
+        struct Named {
+            #[serde(default)]
+            model: Option<String>,
+        }
+        // Only the model is read here (the translator reports a malformed body).
+        let Ok(Named { model: requested }) = serde_json::from_slice::<Named>(&body) else {
+            return body;
+        };
+        let requested = requested.as_deref();
+        let resolved = match endpoint {
+            Endpoint::Messages => requested.map(|m| config.resolve_model(m)),
+            _ => config.resolve_chat_model(requested),
+        };
+        let Some(list) = fallbacks.list_for(requested, resolved) else {
+            return body;
+        };
+        let key = self.key_name.as_deref();
+        let usable = |m: &str| config.model_allowed(key, m);
+        // No entry the key may use: the first, which the allow-list then refuses by name.
+        let first = || {
+            list.first().map(|m| Choice {
+                model_id: m.clone(),
+                position: 0,
+            })
+        };
+        let Some(choice) =
+            fallback::choose(list, host.shared, (host.now)(), &usable).or_else(first)
+        else {
+            return body;
+        };
+        let Ok(serde_json::Value::Object(mut object)) = serde_json::from_slice(&body) else {
+            return body;
+        };
+        object.insert("model".into(), choice.model_id.clone().into());
+        match serde_json::to_vec(&object) {
+            Ok(rewritten) => {
+                self.fallback = Some(choice);
+                rewritten
+            }
+            Err(_) => body,
         }
     }
 
@@ -472,11 +591,23 @@ impl Exchange {
                 job.on_response(config, key, response, now())
             }
             State::Local(LocalJob::Profiles(job)) => job.on_response(config, response),
+            State::LookingUpProfile { .. } => {
+                let State::LookingUpProfile { held, body, arn } =
+                    std::mem::replace(&mut self.state, State::Done)
+                else {
+                    return Step::Pause;
+                };
+                let model = profiles::model_of(&response);
+                if let Ok(mut cache) = host.models.try_borrow_mut() {
+                    cache.learn_profile(&arn, model, now());
+                }
+                return self.send(config, held, &body, host);
+            }
             State::FetchingImages { job, .. } => {
                 match job.on_response(&config.image_fetch, key, response) {
                     Ok(Progress::Calls(calls)) if calls.is_empty() => Step::Pause,
                     Ok(Progress::Calls(calls)) => Step::Dispatch(calls),
-                    Ok(Progress::Done(body)) => return self.forward_fetched(config, &body, now()),
+                    Ok(Progress::Done(body)) => return self.forward_fetched(config, &body, host),
                     Err(e) => return self.refuse(&e),
                 }
             }
@@ -516,10 +647,16 @@ impl Exchange {
     /// Holds the request while its remote images are fetched (never for a model the key may
     /// not use); `on_call_response` forwards it once they are in.
     fn fetch_images(&mut self, config: &Config, held: Held, mut job: ImageFetchJob) -> Step {
-        if let Some(model) = job.requested_model() {
-            let model_id = config.resolve_model(model).to_string();
-            if !config.model_allowed(self.key_name.as_deref(), &model_id) {
-                return self.refuse(&not_allowed(&model_id));
+        // `default_model` serves chat and Responses names; only chat takes a missing model.
+        let requested = job.requested_model();
+        let model_id = match held.endpoint {
+            Endpoint::ChatCompletions => config.resolve_chat_model(requested),
+            Endpoint::Responses => requested.and_then(|m| config.resolve_chat_model(Some(m))),
+            _ => requested.map(|m| config.resolve_model(m)),
+        };
+        if let Some(model_id) = model_id {
+            if !config.model_allowed(self.key_name.as_deref(), model_id) {
+                return self.refuse(&not_allowed(model_id));
             }
         }
         let calls = job.begin(&config.image_fetch);
@@ -531,14 +668,31 @@ impl Exchange {
     }
 
     /// Every image is in: translate the request with them and send it on.
-    fn forward_fetched(&mut self, config: &Config, body: &[u8], now: SystemTime) -> Step {
+    fn forward_fetched(&mut self, config: &Config, body: &[u8], host: &Host<'_>) -> Step {
         let State::FetchingImages { held, .. } = std::mem::replace(&mut self.state, State::Done)
         else {
             return Step::Pause;
         };
-        match self.translate(config, held, body, now) {
+        self.send(config, held, body, host)
+    }
+
+    /// Translates and forwards the request, after asking the control plane which model an
+    /// application inference profile runs when that is not known yet.
+    fn send(&mut self, config: &Config, held: Held, body: &[u8], host: &Host<'_>) -> Step {
+        match self.translate(config, &held, body, host) {
             Ok(upstream) => Step::Forward(upstream),
-            Err(reply) => Step::Respond(reply),
+            Err(NotSent::Reply(reply)) => Step::Respond(reply),
+            Err(NotSent::LookUp(arn)) => match profiles::lookup_call(config, &arn, (host.now)()) {
+                Ok(call) => {
+                    self.state = State::LookingUpProfile {
+                        held,
+                        body: body.to_vec(),
+                        arn,
+                    };
+                    self.settle_calls(Step::Dispatch(vec![call]))
+                }
+                Err(e) => self.refuse(&e),
+            },
         }
     }
 
@@ -614,6 +768,8 @@ impl Exchange {
             usage,
             stream: self.stream,
             request_state_set: self.request_state_set,
+            fallback_used: self.fallback.as_ref().is_some_and(|c| c.position > 0),
+            cooldown_started: self.cooldown_started,
         }
     }
 
@@ -621,23 +777,25 @@ impl Exchange {
     fn translate(
         &mut self,
         config: &Config,
-        held: Held,
+        held: &Held,
         body: &[u8],
-        now: SystemTime,
-    ) -> Result<UpstreamRequest, LocalReply> {
+        host: &Host<'_>,
+    ) -> Result<UpstreamRequest, NotSent> {
+        let now = (host.now)();
         let Held {
             endpoint,
             request_id,
             drop_headers,
             betas,
         } = held;
+        let endpoint = endpoint.clone();
         let fallback_id;
         let request_id = if request_id.is_empty() {
             let nanos = now.duration_since(UNIX_EPOCH).map(|d| d.as_nanos());
             fallback_id = format!("{:x}", nanos.unwrap_or(0));
             &fallback_id
         } else {
-            &request_id
+            request_id
         };
         let store = config.responses_item_store;
         let use_store =
@@ -645,12 +803,20 @@ impl Exchange {
         let owner = self.key_name.clone().unwrap_or_default();
         let slots = self.item_slots.as_deref();
         let recall = |id: &str| item_store::recall(slots?, &store, &owner, id);
+        let cache = host.models.try_borrow().ok();
+        let known = |id: &str| {
+            let ttl = config.models_cache;
+            let model = cache.as_ref()?.profile_model(id, now, ttl)??;
+            Some(model.to_string())
+        };
+        let capability_model = |id: &str| known(id).unwrap_or_else(|| id.to_string());
         let ctx = RequestContext {
             config,
             request_id,
             now,
             recall_item: if use_store { Some(&recall) } else { None },
             key_name: self.key_name.as_deref(),
+            capability_model: &capability_model,
         };
         let translated = match endpoint {
             Endpoint::ChatCompletions => chat::translate(body, &ctx),
@@ -661,10 +827,21 @@ impl Exchange {
         };
         let translated = match translated {
             Ok(t) => t,
-            Err(e) => return Err(self.refusal(&e)),
+            Err(e) => return Err(NotSent::Reply(self.refusal(&e))),
         };
         if !config.model_allowed(self.key_name.as_deref(), &translated.model_id) {
-            return Err(self.refusal(&not_allowed(&translated.model_id)));
+            return Err(NotSent::Reply(
+                self.refusal(&not_allowed(&translated.model_id)),
+            ));
+        }
+        let unasked = is_application_profile(&translated.model_id)
+            && cache.as_ref().is_some_and(|c| {
+                c.profile_model(&translated.model_id, now, config.models_cache)
+                    .is_none()
+            });
+        drop(cache);
+        if unasked {
+            return Err(NotSent::LookUp(translated.model_id));
         }
         let accept = match translated.answer {
             AnswerTranslator::Stream(_) => "application/vnd.amazon.eventstream",
@@ -683,11 +860,12 @@ impl Exchange {
         );
         let set_headers = match signed {
             Ok(h) => h,
-            Err(e) => return Err(self.refusal(&e)),
+            Err(e) => return Err(NotSent::Reply(self.refusal(&e))),
         };
         let remove_headers = drop_headers
-            .into_iter()
-            .filter(|n| !set_headers.iter().any(|(s, _)| s == n))
+            .iter()
+            .filter(|n| !set_headers.iter().any(|(s, _)| s == *n))
+            .cloned()
             .collect();
         self.model = Some(translated.model_id);
         self.remember = use_store.then_some(store);
@@ -705,21 +883,65 @@ impl Exchange {
     /// Bedrock's response headers, read through `header` (`:status`, `x-amzn-errortype`, ...).
     pub fn on_response_headers(
         &mut self,
+        config: &Config,
         header: &dyn Fn(&str) -> Option<String>,
+        host: &Host<'_>,
     ) -> ResponseHeaders {
         let status = header(":status")
             .and_then(|s| s.parse::<u16>().ok())
             .unwrap_or(502);
+        self.note_model_health(config, status, header, host);
+        let mut change = self.answer_headers(status, header);
+        if let Some(standing) = &self.quota {
+            change.set_headers.extend(standing.headers());
+        }
+        change
+    }
+
+    /// Bedrock throttled the model or found it unavailable: a model some fallback list names
+    /// cools down, so that the following requests go to the list's next entry.
+    fn note_model_health(
+        &mut self,
+        config: &Config,
+        status: u16,
+        header: &dyn Fn(&str) -> Option<String>,
+        host: &Host<'_>,
+    ) {
+        let fallbacks = &config.model_fallbacks;
+        let answered = matches!(self.state, State::Sent(_) | State::Passing(_));
+        // Envoy's own rate limit is not Bedrock's throttling.
+        if status == 200 || !answered || header("x-envoy-ratelimited").is_some() {
+            return;
+        }
+        let Some(model) = self.model.as_deref() else {
+            return;
+        };
+        let error_type = header("x-amzn-errortype");
+        if fallbacks.covers(model) && fallback::cools_down(status, error_type.as_deref()) {
+            fallbacks.start_cooldown(host.shared, model, (host.now)());
+            self.cooldown_started = true;
+        }
+    }
+
+    fn answer_headers(
+        &mut self,
+        status: u16,
+        header: &dyn Fn(&str) -> Option<String>,
+    ) -> ResponseHeaders {
         if let State::Passing(reader) = &mut self.state {
             // Bedrock's answer, errors included, is what a Bedrock client expects.
             reader.on_headers(header);
             self.status = status;
-            self.outcome = if status == 200 {
-                Outcome::Success
-            } else {
-                Outcome::UpstreamError
+            if status == 200 {
+                self.outcome = Outcome::Success;
+                return ResponseHeaders::default();
+            }
+            self.outcome = Outcome::UpstreamError;
+            self.state = State::PassingError;
+            return ResponseHeaders {
+                remove_headers: vec!["content-length".into()],
+                ..ResponseHeaders::default()
             };
-            return ResponseHeaders::default();
         }
         let State::Sent(answer) = &self.state else {
             return ResponseHeaders::default();
@@ -770,7 +992,12 @@ impl Exchange {
     }
 
     /// `body` is this callback's bytes when streaming, or everything buffered at the end.
-    pub fn on_response_body(&mut self, body: &[u8], end_of_stream: bool) -> BodyAction {
+    pub fn on_response_body(
+        &mut self,
+        config: &Config,
+        body: &[u8],
+        end_of_stream: bool,
+    ) -> BodyAction {
         match &mut self.state {
             State::Passing(reader) => {
                 reader.push(body, end_of_stream);
@@ -793,6 +1020,7 @@ impl Exchange {
             State::Sent(AnswerTranslator::Json(_))
             | State::UpstreamError { .. }
             | State::RateLimited
+            | State::PassingError
                 if !end_of_stream =>
             {
                 BodyAction::Buffer
@@ -809,6 +1037,22 @@ impl Exchange {
                 self.state = State::Done;
                 BodyAction::Replace(out)
             }
+            State::PassingError => {
+                let answer: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+                let message = answer
+                    .as_ref()
+                    .and_then(|v| v.get("message").or_else(|| v.get("Message")))
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+                let clean = scrub(&message, &config.secrets());
+                self.state = State::Done;
+                BodyAction::Replace(
+                    serde_json::json!({ "message": clean })
+                        .to_string()
+                        .into_bytes(),
+                )
+            }
             State::RateLimited => {
                 let e = ApiError::new(
                     429,
@@ -821,7 +1065,8 @@ impl Exchange {
                 BodyAction::Replace(reply.body)
             }
             State::UpstreamError { status, error_type } => {
-                let e = bedrock_error(*status, error_type.as_deref(), body);
+                let mut e = bedrock_error(*status, error_type.as_deref(), body);
+                e.message = scrub(&e.message, &config.secrets());
                 let reply = self.error_shape.reply(&e);
                 self.state = State::Done;
                 BodyAction::Replace(reply.body)
@@ -830,6 +1075,7 @@ impl Exchange {
             | State::Pending(_)
             | State::PendingPassthrough { .. }
             | State::FetchingImages { .. }
+            | State::LookingUpProfile { .. }
             | State::Local(_)
             | State::Done => BodyAction::Pass,
         }
@@ -853,6 +1099,7 @@ mod tests {
     #[derive(Default)]
     struct TestHost {
         models: RefCell<ModelCache>,
+        shared: crate::policy::quota::test_store::MapStore,
     }
 
     impl TestHost {
@@ -860,6 +1107,7 @@ mod tests {
             Host {
                 now: &fixed_now,
                 models: &self.models,
+                shared: &self.shared,
             }
         }
     }
@@ -939,9 +1187,13 @@ mod tests {
             Step::Respond(reply) => return Err(reply),
             other => panic!("expected the request to go on, got {other:?}"),
         };
-        exchange.on_response_headers(&|name: &str| (name == ":status").then(|| "200".to_string()));
+        exchange.on_response_headers(
+            config,
+            &|name: &str| (name == ":status").then(|| "200".to_string()),
+            &host,
+        );
         let BodyAction::Replace(out) =
-            exchange.on_response_body(answer.to_string().as_bytes(), true)
+            exchange.on_response_body(config, answer.to_string().as_bytes(), true)
         else {
             panic!("expected a translated answer");
         };
@@ -1227,11 +1479,14 @@ mod tests {
             .starts_with("AWS4-HMAC-SHA256"));
         assert_eq!(upstream.remove_headers, Vec::<String>::new());
         // The answer is not touched.
-        let answer =
-            exchange.on_response_headers(&|n: &str| (n == ":status").then(|| "200".into()));
+        let answer = exchange.on_response_headers(
+            &gateway,
+            &|n: &str| (n == ":status").then(|| "200".into()),
+            &host,
+        );
         assert_eq!(answer, ResponseHeaders::default());
         assert_eq!(
-            exchange.on_response_body(b"frames", false),
+            exchange.on_response_body(&gateway, b"frames", false),
             BodyAction::Pass
         );
 
@@ -1271,5 +1526,226 @@ mod tests {
             panic!("expected a 404 with passthrough off");
         };
         assert_eq!(reply.status, 404);
+    }
+
+    #[test]
+    fn quotas_admit_count_refuse_and_stamp_every_answer() {
+        let gateway = config(r#""quota":{"requests_per_minute":2,"tokens_per_minute":1000}"#);
+        let test_host = TestHost::default();
+        let host = test_host.host();
+        let chat =
+            serde_json::json!({"model": HAIKU, "messages": [{"role": "user", "content": "Hi"}]});
+        let head = RequestHead {
+            method: "POST",
+            path: "/v1/chat/completions",
+            authorization: Some("Bearer k"),
+            ..Default::default()
+        };
+        for remaining in ["1", "0"] {
+            let mut exchange = Exchange::default();
+            assert_eq!(
+                exchange.on_request_headers(&gateway, &head, false, &host),
+                Step::Pause
+            );
+            let body = chat.to_string().into_bytes();
+            assert!(matches!(
+                send_body(&mut exchange, &gateway, &body, &host),
+                Step::Forward(_)
+            ));
+            let headers = exchange.on_response_headers(
+                &gateway,
+                &|n: &str| (n == ":status").then(|| "200".into()),
+                &host,
+            );
+            assert!(headers
+                .set_headers
+                .contains(&("x-ratelimit-remaining-requests".into(), remaining.into())));
+            exchange.on_response_body(&gateway, bedrock_says("Hello").to_string().as_bytes(), true);
+            exchange.on_log(&host);
+        }
+        let mut refused = Exchange::default();
+        let Step::Respond(reply) = refused.on_request_headers(&gateway, &head, false, &host) else {
+            panic!("expected the third request to be refused");
+        };
+        assert_eq!(reply.status, 429);
+        assert!(reply.headers.iter().any(|(n, _)| n == "retry-after"));
+        let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+        // Both answers' tokens were charged (5 each in `bedrock_says`).
+        let (minute, _) = test_host.shared.get("bedrock_quota/minute/key1").unwrap();
+        assert!(String::from_utf8(minute).unwrap().ends_with(" 2 10"));
+    }
+
+    #[test]
+    fn gpt_names_go_to_the_default_model_and_allow_lists_judge_it() {
+        let sonnet = "us.anthropic.claude-sonnet-4-20250514-v1:0";
+        let open = config(&format!(r#""default_model":"{sonnet}""#));
+        let slots = SharedSlots::default();
+        let body =
+            serde_json::json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]});
+        let (answer, _) = exchange_once(
+            &open,
+            &slots,
+            "/v1/chat/completions",
+            "k",
+            body.clone(),
+            bedrock_says("Hello"),
+        )
+        .unwrap();
+        assert_eq!(answer["model"], "gpt-4o");
+        // The same request from a key limited to Haiku is refused before anything is sent.
+        let limited = config(&format!(
+            r#""default_model":"{sonnet}","allowed_models":["{HAIKU}"]"#
+        ));
+        let err = exchange_once(
+            &limited,
+            &slots,
+            "/v1/chat/completions",
+            "k",
+            body,
+            bedrock_says("x"),
+        )
+        .unwrap_err();
+        assert_eq!(err.status, 403);
+        // A request without a model and with an image URL is judged before anything is fetched.
+        let fetching = config(&format!(
+            r#""default_model":"{sonnet}","allowed_models":["{HAIKU}"],"image_fetch_cluster":"img""#
+        ));
+        let mut exchange = pending(&fetching);
+        let no_model = serde_json::json!({"messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}]});
+        let test_host = TestHost::default();
+        let Step::Respond(reply) = send_body(
+            &mut exchange,
+            &fetching,
+            no_model.to_string().as_bytes(),
+            &test_host.host(),
+        ) else {
+            panic!("expected a refusal without a fetch");
+        };
+        assert_eq!(reply.status, 403);
+    }
+
+    #[test]
+    fn an_application_profile_is_looked_up_once_and_its_model_rules_apply() {
+        let gateway = config("");
+        let test_host = TestHost::default();
+        let host = test_host.host();
+        let arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc";
+        let body =
+            serde_json::json!({"model": arn, "messages": [{"role": "user", "content": "Hi"}],
+            "reasoning_effort": "low", "max_tokens": 4000})
+            .to_string()
+            .into_bytes();
+        let mut first = pending(&gateway);
+        let Step::Dispatch(calls) = send_body(&mut first, &gateway, &body, &host) else {
+            panic!("expected GetInferenceProfile");
+        };
+        let path = &calls[0]
+            .headers
+            .iter()
+            .find(|(n, _)| n == ":path")
+            .unwrap()
+            .1;
+        assert!(path.starts_with("/inference-profiles/arn%3Aaws"));
+        let profile = serde_json::json!({"models": [{"modelArn":
+            "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0"}]});
+        let answer = CallResponse {
+            status: 200,
+            headers: vec![],
+            body: profile.to_string().into_bytes(),
+        };
+        let Step::Forward(upstream) = first.on_call_response(&gateway, 0, answer, &host) else {
+            panic!("expected the request to go on");
+        };
+        let sent: serde_json::Value = serde_json::from_slice(&upstream.body).unwrap();
+        // Claude's rules now apply: the effort became a thinking budget.
+        assert_eq!(
+            sent["additionalModelRequestFields"]["thinking"]["type"],
+            "enabled"
+        );
+        // The next request for the profile needs no call.
+        let mut second = pending(&gateway);
+        assert!(matches!(
+            send_body(&mut second, &gateway, &body, &host),
+            Step::Forward(_)
+        ));
+    }
+
+    #[test]
+    fn a_throttled_model_cools_down_and_its_fallback_serves_the_next_requests() {
+        const US: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+        const NOVA: &str = "us.amazon.nova-pro-v1:0";
+        let gateway = config(&format!(
+            r#""model_fallbacks":{{"claude":["{US}","{NOVA}"]}},"fallback_cooldown_seconds":30,
+               "allowed_models":["claude"]"#
+        ));
+        let test_host = TestHost::default();
+        let host = test_host.host();
+        let head = RequestHead {
+            method: "POST",
+            path: "/v1/chat/completions",
+            authorization: Some("Bearer k"),
+            ..Default::default()
+        };
+        let chat =
+            serde_json::json!({"model": "claude", "messages": [{"role": "user", "content": "Hi"}]});
+        // One request; Bedrock answers `status` (with `error_type`): the path it went to, the
+        // client's body and how it was summed up.
+        let request = |status: &'static str, error_type: Option<&'static str>| {
+            let mut exchange = Exchange::default();
+            assert_eq!(
+                exchange.on_request_headers(&gateway, &head, false, &host),
+                Step::Pause
+            );
+            let Step::Forward(upstream) =
+                send_body(&mut exchange, &gateway, chat.to_string().as_bytes(), &host)
+            else {
+                panic!("expected the request to go on");
+            };
+            let path = upstream
+                .set_headers
+                .iter()
+                .find(|(n, _)| n == ":path")
+                .unwrap()
+                .1
+                .clone();
+            exchange.on_response_headers(
+                &gateway,
+                &|n: &str| match n {
+                    ":status" => Some(status.to_string()),
+                    "x-amzn-errortype" => error_type.map(str::to_string),
+                    _ => None,
+                },
+                &host,
+            );
+            let answer = if status == "200" {
+                bedrock_says("Hello").to_string()
+            } else {
+                r#"{"message":"Too many requests, please wait before trying again."}"#.to_string()
+            };
+            let BodyAction::Replace(out) =
+                exchange.on_response_body(&gateway, answer.as_bytes(), true)
+            else {
+                panic!("expected a translated answer");
+            };
+            let out: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            (path, out, exchange.on_log(&host))
+        };
+        let (path, out, summary) = request("429", Some("ThrottlingException"));
+        assert!(path.contains("us.anthropic"), "{path}");
+        assert_eq!(out["error"]["code"], "rate_limit_exceeded");
+        assert!(summary.cooldown_started && !summary.fallback_used);
+
+        let (path, out, summary) = request("200", None);
+        assert!(path.contains("us.amazon.nova-pro"), "{path}");
+        assert_eq!(out["model"], NOVA);
+        assert!(summary.fallback_used && !summary.cooldown_started);
+        // A validation error is the request's fault: nothing cools down.
+        let (_, _, summary) = request("400", Some("ValidationException"));
+        assert!(!summary.cooldown_started);
+        let mut recorder = observability::Recorder::default();
+        let counted = recorder.counters(&request("200", None).2);
+        assert!(counted.contains(&("bedrock_access_filter.fallback.used".into(), 1)));
     }
 }

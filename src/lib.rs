@@ -23,6 +23,7 @@ pub mod exchange;
 pub mod header_map;
 pub mod local_reply;
 pub mod observability;
+pub mod policy;
 pub mod router;
 pub mod sse;
 pub mod stable_hash;

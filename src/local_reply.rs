@@ -20,6 +20,15 @@ impl LocalReply {
     }
 
     pub fn error(e: &ApiError) -> Self {
-        Self::json(e.status, e.to_body())
+        Self::json(e.status, e.to_body()).with_retry_after(e)
+    }
+
+    /// `retry-after` when the error says when to retry.
+    pub fn with_retry_after(mut self, e: &ApiError) -> Self {
+        if let Some(seconds) = e.retry_after {
+            self.headers
+                .push(("retry-after".into(), seconds.to_string()));
+        }
+        self
     }
 }

@@ -48,6 +48,10 @@ pub struct Summary {
     pub stream: bool,
     /// The key name and model were set as filter state when the request was forwarded.
     pub request_state_set: bool,
+    /// A `model_fallbacks` list sent the request to an entry after its first.
+    pub fallback_used: bool,
+    /// Bedrock throttled the model or found it unavailable, so it started cooling down.
+    pub cooldown_started: bool,
 }
 
 /// Keeps `[A-Za-z0-9_-]` and folds everything else (dots, colons, slashes) to `_`, so a
@@ -94,6 +98,12 @@ impl Recorder {
         ];
         if s.stream {
             out.push((format!("{PREFIX}.streams"), 1));
+        }
+        if s.fallback_used {
+            out.push((format!("{PREFIX}.fallback.used"), 1));
+        }
+        if s.cooldown_started {
+            out.push((format!("{PREFIX}.fallback.cooldowns_started"), 1));
         }
         if let Some(code) = &s.error_code {
             out.push((
@@ -180,6 +190,8 @@ mod tests {
             }),
             stream: true,
             request_state_set: false,
+            fallback_used: false,
+            cooldown_started: false,
         }
     }
 

@@ -28,6 +28,21 @@ pub enum ProfilesCall {
     Get(String),
 }
 
+impl Endpoint {
+    /// Endpoints that call a model (and so count against quotas).
+    pub fn uses_models(&self) -> bool {
+        matches!(
+            self,
+            Endpoint::ChatCompletions
+                | Endpoint::Responses
+                | Endpoint::Embeddings
+                | Endpoint::Messages
+                | Endpoint::CountTokens
+                | Endpoint::Bedrock(_)
+        )
+    }
+}
+
 /// A Bedrock Runtime operation on one model, as an AWS SDK or Claude Code sends it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeCall {

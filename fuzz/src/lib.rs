@@ -223,6 +223,7 @@ pub fn request(data: &[u8]) {
         now: now(),
         recall_item: Some(&recall),
         key_name: None,
+        capability_model: &bedrock_access_filter::api::same_model,
     };
     let translated = if api % 2 == 0 {
         chat::translate(body, &ctx)
@@ -434,6 +435,7 @@ fn stream_reply(api: u8, config: &Config) -> Box<dyn StreamTranslator> {
                 now: now(),
                 recall_item: None,
                 key_name: None,
+                capability_model: &bedrock_access_filter::api::same_model,
             };
             let body = json!({"model": "claude", "stream": true, "input": "hi",
                               "tools": [{"type": "function", "name": "f", "parameters": {}}]});

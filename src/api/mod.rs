@@ -28,6 +28,14 @@ pub struct RequestContext<'a> {
     pub recall_item: Option<RecallItem<'a>>,
     /// The name of the client key that sent the request (per-key guardrails).
     pub key_name: Option<&'a str>,
+    /// The model whose capabilities apply to a model id: the foundation model behind an
+    /// application inference profile ARN once the control plane named it, else the id itself.
+    pub capability_model: &'a dyn Fn(&str) -> String,
+}
+
+/// Capabilities are the model id's own (no application profile looked up).
+pub fn same_model(model_id: &str) -> String {
+    model_id.to_string()
 }
 
 /// Finds an output item the gateway returned earlier, by id.
@@ -57,9 +65,10 @@ impl ErrorShape {
     pub fn reply(self, e: &ApiError) -> crate::local_reply::LocalReply {
         match self {
             ErrorShape::OpenAi => crate::local_reply::LocalReply::error(e),
-            ErrorShape::Aws => passthrough::error_reply(e),
+            ErrorShape::Aws => passthrough::error_reply(e).with_retry_after(e),
             ErrorShape::Anthropic => {
                 crate::local_reply::LocalReply::json(e.status, messages::errors::body(e))
+                    .with_retry_after(e)
             }
         }
     }

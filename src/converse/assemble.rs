@@ -3,7 +3,7 @@
 
 use crate::bedrock::converse::{ConverseRequest, InferenceConfig, ToolConfig};
 use crate::capabilities;
-use crate::converse::caching::{insert_cache_points, CacheTargets};
+use crate::converse::caching::{settle_cache_points, CacheTargets};
 use crate::converse::conversation::Conversation;
 use crate::converse::reasoning::{apply_reasoning_effort, settle_thinking};
 use crate::error::ApiError;
@@ -59,9 +59,14 @@ pub fn assemble(parts: ConverseParts<'_>) -> Result<ConverseRequest, ApiError> {
             ),
         ));
     }
-    if capabilities::supports_prompt_caching(model_id) || capabilities::is_arn(model_id) {
-        insert_cache_points(caching, &mut system, &mut messages);
-    }
+    let mut tool_config = tool_config;
+    settle_cache_points(
+        model_id,
+        caching,
+        &mut system,
+        tool_config.as_mut().map(|t| &mut t.tools),
+        &mut messages,
+    );
 
     let mut inference = InferenceConfig {
         max_tokens: sampling.max_tokens,

@@ -38,6 +38,15 @@ impl Conversation {
         }
     }
 
+    /// A prompt-cache point after the system prompt so far (a client's cache marker).
+    pub fn push_system_cache_point(&mut self) {
+        if matches!(self.system.last(), Some(SystemBlock::Text(_))) {
+            self.system.push(SystemBlock::CachePoint(
+                crate::bedrock::converse::CachePoint::default_point(),
+            ));
+        }
+    }
+
     /// Adds blocks for `role`, merged into the previous turn when the role repeats.
     pub fn push(&mut self, role: Role, blocks: Vec<ContentBlock>) {
         let blocks: Vec<ContentBlock> = blocks.into_iter().filter(|b| !is_empty_block(b)).collect();

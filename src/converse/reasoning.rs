@@ -95,10 +95,12 @@ pub fn apply_reasoning_effort(
         Family::Claude if capabilities::claude_supports_thinking(model_id) => {
             let max_tokens = inference.max_tokens.unwrap_or(DEFAULT_REASONING_MAX_TOKENS);
             if max_tokens <= MIN_THINKING_BUDGET {
-                return Err(ApiError::invalid_param(
-                    "max_tokens",
-                    format!("reasoning needs max_tokens above {MIN_THINKING_BUDGET}."),
-                ));
+                // No room for Claude's smallest budget: answer without thinking, as OpenAI
+                // does when the cap is small.
+                log::debug!(
+                    "reasoning_effort ignored: max_tokens {max_tokens} leaves no thinking budget"
+                );
+                return Ok(());
             }
             inference.max_tokens = Some(max_tokens);
             let scaled = if effort == "minimal" {

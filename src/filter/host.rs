@@ -267,6 +267,11 @@ pub fn body(buffer: BufferType, max: usize) -> Vec<u8> {
 
 /// A shared-data value (shared by every VM with this vm_id); None when absent or on error.
 pub fn shared_data(key: &str) -> Option<Vec<u8>> {
+    shared_data_versioned(key).map(|(bytes, _)| bytes)
+}
+
+/// A shared-data value with its version (for compare-and-swap).
+pub fn shared_data_versioned(key: &str) -> Option<(Vec<u8>, u32)> {
     let mut data: *mut u8 = std::ptr::null_mut();
     let mut size: usize = 0;
     let mut cas: u32 = 0;
@@ -281,15 +286,22 @@ pub fn shared_data(key: &str) -> Option<Vec<u8>> {
             }
         }
     };
-    Some(bytes)
+    Some((bytes, cas))
 }
 
 /// Sets a shared-data value unconditionally (no compare-and-swap).
 pub fn set_shared_data(key: &str, value: &[u8]) -> bool {
+    set_shared_data_if(key, value, 0)
+}
+
+/// Sets a shared-data value if its version still is `cas` (0: unconditionally); false when
+/// another VM wrote first.
+pub fn set_shared_data_if(key: &str, value: &[u8], cas: u32) -> bool {
     // SAFETY: as above.
     let status =
-        unsafe { proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), 0) };
-    check(status, "set_shared_data")
+        unsafe { proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), cas) };
+    // A lost compare-and-swap is expected under concurrency: no warning.
+    status != Status::CasMismatch && check(status, "set_shared_data")
 }
 
 /// The host's clock, or the WASI clock if the host refuses.

@@ -101,6 +101,7 @@ fn host_inputs(models: &RefCell<ModelCache>) -> Host<'_> {
     Host {
         now: &host::now,
         models,
+        shared: &super::item_store::SharedData,
     }
 }
 
@@ -167,7 +168,10 @@ impl HttpContext for Http {
 
     fn on_http_response_headers(&mut self, _count: usize, _end_of_stream: bool) -> Action {
         let header = |name: &str| host::header(MapType::HttpResponseHeaders, name);
-        let change = self.exchange.on_response_headers(&header);
+        let host = host_inputs(&self.models);
+        let change = self
+            .exchange
+            .on_response_headers(&self.config, &header, &host);
         if let Some(status) = change.status {
             host::set_header(MapType::HttpResponseHeaders, ":status", &status.to_string());
         }
@@ -182,7 +186,9 @@ impl HttpContext for Http {
 
     fn on_http_response_body(&mut self, size: usize, end_of_stream: bool) -> Action {
         let body = host::body(BufferType::HttpResponseBody, size);
-        let action = self.exchange.on_response_body(&body, end_of_stream);
+        let action = self
+            .exchange
+            .on_response_body(&self.config, &body, end_of_stream);
         // Stored before the client sees the answer, so its next request can refer to them.
         super::item_store::write(self.exchange.take_items_to_remember());
         match action {
@@ -196,7 +202,8 @@ impl HttpContext for Http {
     }
 
     fn on_log(&mut self) {
-        let summary = self.exchange.summary();
+        let host = host_inputs(&self.models);
+        let summary = self.exchange.on_log(&host);
         for (name, value) in observability::filter_state(&summary) {
             host::set_filter_state(name, &value);
         }

@@ -1,5 +1,6 @@
-//! Remembered Responses output items in Envoy's shared data: one store per Envoy process and
-//! vm_id, seen by every worker's VM. The core decides keys and values; this only moves bytes.
+//! Envoy's shared data: one store per Envoy process and vm_id, seen by every worker's VM, for
+//! remembered Responses output items and quota counters. The core decides keys and values;
+//! this only moves bytes.
 
 use super::host;
 
@@ -12,5 +13,17 @@ pub fn read(key: &str) -> Option<Vec<u8>> {
 pub fn write(slots: Vec<(String, Vec<u8>)>) {
     for (key, value) in slots {
         host::set_shared_data(&key, &value);
+    }
+}
+
+/// Envoy's shared data for the core's policies (quota counters).
+pub struct SharedData;
+
+impl crate::policy::SharedStore for SharedData {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        host::shared_data_versioned(key)
+    }
+    fn set(&self, key: &str, value: &[u8], cas: u32) -> bool {
+        host::set_shared_data_if(key, value, cas)
     }
 }

@@ -36,6 +36,7 @@ impl RootContext for Root {
                     config.upstream_auth,
                     config.client_keys.len()
                 );
+                crate::policy::quota::prepare_keys(&config, &super::item_store::SharedData);
                 self.config = Some(Rc::new(config));
                 true
             }

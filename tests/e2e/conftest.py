@@ -95,14 +95,14 @@ class Emulator:
 class Gateway:
     """envoy/gateway.py in the background, as `make run` starts it."""
 
-    def __init__(self, env):
+    def __init__(self, env, concurrency=1):
         tmp = Path(tempfile.mkdtemp(prefix="gw-"))
         ready = tmp / "ready.json"
         self.log_path = tmp / "gateway.log"
         self.log = open(self.log_path, "w")
         env.setdefault("PORT", str(free_port()))
         self.proc = subprocess.Popen(
-            [sys.executable, str(GATEWAY), "--ready-file", str(ready), "--concurrency", "1"],
+            [sys.executable, str(GATEWAY), "--ready-file", str(ready), "--concurrency", str(concurrency)],
             env=env, stdout=self.log, stderr=subprocess.STDOUT)
         try:
             info = json.loads(wait_for(ready, self.proc, timeout=90))

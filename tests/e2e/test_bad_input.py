@@ -193,7 +193,8 @@ def test_too_many_tools_is_400(gateway, forwards_nothing):
     ("POST", "/v1/models", 405),
     ("GET", "/v1/embeddings", 405),
     ("POST", "/v2/chat/completions", 404),
-    ("POST", "/model/anthropic.claude-3-haiku-20240307-v1:0/converse", 404),
+    # Bedrock's own paths are served (bedrock_passthrough); other actions are not.
+    ("POST", "/model/anthropic.claude-3-haiku-20240307-v1:0/delete-model", 404),
     ("POST", "/v1/chat/completions/../../model/x/converse", 404),
     ("POST", "/v1/chat/completionsX", 404),
     ("POST", "/", 404),

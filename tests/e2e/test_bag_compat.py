@@ -1,7 +1,7 @@
 """bedrock-access-gateway (BAG) users moving over: the gateway configured with BAG's environment
 names only, called the way BAG's documentation calls it (base URL `/api/v1`, the openai SDK and
-raw JSON with a literal `extra_body`). Cases for BAG settings the gateway does not have yet are
-written out and skipped until it has them (docs/migrating-from-bag.md, issue 19)."""
+raw JSON with a literal `extra_body`), and BAG's own settings for OpenAI model names
+(`DEFAULT_MODEL`, `DEFAULT_EMBEDDING_MODEL`) and prompt caching (README "Migrating from bedrock-access-gateway")."""
 
 import json
 import urllib.error
@@ -23,8 +23,9 @@ CACHE_POINT = {"cachePoint": {"type": "default"}}
 @pytest.fixture(scope="module")
 def bag_gateway(emulator):
     """Set up as BAG's Fargate template sets up its task: API_KEY, AWS_REGION and
-    ENABLE_PROMPT_CACHING=true, no plugin configuration."""
-    gw = Gateway(gateway_env(emulator, ENABLE_PROMPT_CACHING="true"))
+    ENABLE_PROMPT_CACHING=true, no plugin configuration; ALLOWED_ORIGINS as BAG's default
+    (here CORS is off unless it is set)."""
+    gw = Gateway(gateway_env(emulator, ENABLE_PROMPT_CACHING="true", ALLOWED_ORIGINS="*"))
     yield gw
     gw.close()
 
@@ -175,9 +176,7 @@ def test_openai_model_names_through_aliases(aliased_gateway, emulator):
         client.chat.completions.create(model="gpt-4-turbo", messages=[HELLO])
 
 
-# ---- BAG settings the gateway does not have yet (issue 19) ----------------------------------
-
-NEEDS_DEFAULT_MODEL = pytest.mark.skip(reason="needs src DEFAULT_MODEL (issue 19)")
+# ---- BAG's DEFAULT_MODEL, DEFAULT_EMBEDDING_MODEL and ENABLE_PROMPT_CACHING values ----------
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +186,6 @@ def default_model_gateway(emulator):
     gw.close()
 
 
-@NEEDS_DEFAULT_MODEL
 @pytest.mark.parametrize("name", ["gpt-4o", "GPT-4-Turbo", "gpt-3.5-turbo", "gpt-"])
 def test_default_model_takes_every_gpt_name(default_model_gateway, emulator, name):
     client = openai.OpenAI(base_url=api_v1(default_model_gateway), api_key=CLIENT_KEY, max_retries=0, timeout=60)
@@ -200,7 +198,6 @@ def test_default_model_takes_every_gpt_name(default_model_gateway, emulator, nam
          "/model/us.anthropic.claude-sonnet-4-20250514-v1%3A0/converse-stream"]
 
 
-@NEEDS_DEFAULT_MODEL
 def test_default_model_takes_a_request_without_model(default_model_gateway, emulator):
     status, body = post(default_model_gateway, "/chat/completions", {"messages": [HELLO]})
     assert status == 200, body
@@ -208,7 +205,6 @@ def test_default_model_takes_a_request_without_model(default_model_gateway, emul
     assert [r["path"] for r in emulator.runtime_requests()] == ["/model/us.anthropic.claude-sonnet-4-20250514-v1%3A0/converse"]
 
 
-@NEEDS_DEFAULT_MODEL
 def test_default_model_leaves_other_names_alone(default_model_gateway, emulator):
     client = openai.OpenAI(base_url=api_v1(default_model_gateway), api_key=CLIENT_KEY, max_retries=0, timeout=60)
     assert client.chat.completions.create(model=HAIKU, messages=[HELLO]).choices[0].message.content
@@ -217,7 +213,6 @@ def test_default_model_leaves_other_names_alone(default_model_gateway, emulator)
     assert [r["path"] for r in emulator.runtime_requests()][0] == "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse"
 
 
-@NEEDS_DEFAULT_MODEL
 def test_an_alias_wins_over_default_model(emulator, tmp_path):
     config = tmp_path / "plugin.json"
     config.write_text(json.dumps({"model_aliases": {"gpt-4o-mini": HAIKU}}))
@@ -233,7 +228,6 @@ def test_an_alias_wins_over_default_model(emulator, tmp_path):
         gw.close()
 
 
-@NEEDS_DEFAULT_MODEL
 def test_allow_lists_judge_the_default_model_not_the_name_sent(emulator, tmp_path):
     config = tmp_path / "plugin.json"
     config.write_text(json.dumps({"api_keys": [{"name": "wide", "key": "key-wide"},
@@ -252,7 +246,6 @@ def test_allow_lists_judge_the_default_model_not_the_name_sent(emulator, tmp_pat
         gw.close()
 
 
-@NEEDS_DEFAULT_MODEL
 @pytest.mark.parametrize("name", ["text-embedding-3-small", "text-embedding-ada-002", "Text-Embedding-3-Large"])
 def test_default_embedding_model_takes_every_text_embedding_name(default_model_gateway, emulator, name):
     client = openai.OpenAI(base_url=api_v1(default_model_gateway), api_key=CLIENT_KEY, max_retries=0, timeout=60)
@@ -260,8 +253,7 @@ def test_default_embedding_model_takes_every_text_embedding_name(default_model_g
     assert [r["path"] for r in emulator.runtime_requests()] == ["/model/cohere.embed-multilingual-v3/invoke"]
 
 
-@pytest.mark.skip(reason="needs src: ENABLE_PROMPT_CACHING read as BAG reads it (issue 19)")
-@pytest.mark.parametrize("value, on", [("True", True), ("TRUE", True), ("yes", True), ("False", False)])
+@pytest.mark.parametrize("value, on", [("True", True), ("TRUE", True), ("yes", True), ("False", False), ("NO", False)])
 def test_enable_prompt_caching_values_as_bag_reads_them(emulator, value, on):
     gw = Gateway(gateway_env(emulator, ENABLE_PROMPT_CACHING=value))
     try:
@@ -272,12 +264,78 @@ def test_enable_prompt_caching_values_as_bag_reads_them(emulator, value, on):
         gw.close()
 
 
-@pytest.mark.skip(reason="needs CORS (ALLOWED_ORIGINS) in envoy/envoy.yaml (issue 19)")
-def test_browser_preflight_is_answered_as_bag_answers_it(bag_gateway):
-    request = urllib.request.Request(f"{api_v1(bag_gateway)}/chat/completions", method="OPTIONS", headers={
-        "origin": "https://app.example.com", "access-control-request-method": "POST",
-        "access-control-request-headers": "authorization,content-type"})
-    with urllib.request.urlopen(request, timeout=10) as r:
-        assert r.status in (200, 204)
-        assert r.headers["access-control-allow-origin"] in ("*", "https://app.example.com")
-        assert "authorization" in r.headers["access-control-allow-headers"].lower()
+@pytest.mark.parametrize("variable, value", [("ENABLE_PROMPT_CACHING", "enabled"),
+                                              ("DEFAULT_EMBEDDING_MODEL", HAIKU)])
+def test_a_bad_value_stops_the_gateway_with_a_line_naming_the_variable(emulator, variable, value):
+    """BAG took any value but `false` as on; here a value that means neither is refused."""
+    with pytest.raises(RuntimeError) as failed:
+        Gateway(gateway_env(emulator, **{variable: value}))
+    line = next(l for l in str(failed.value).splitlines() if "invalid configuration" in l)
+    field = variable if variable.startswith("ENABLE_") else variable.lower()
+    assert field in line.split("invalid configuration", 1)[1], line
+    assert emulator.runtime_requests() == []
+
+
+def test_default_model_takes_codex_gpt_names_in_the_responses_api(default_model_gateway, emulator):
+    client = openai.OpenAI(base_url=api_v1(default_model_gateway), api_key=CLIENT_KEY, max_retries=0, timeout=60)
+    reply = client.responses.create(model="gpt-5.1-codex", input="Hello!")
+    assert reply.output_text == "Echo: Hello!" and reply.model == "gpt-5.1-codex"
+    assert [r["path"] for r in emulator.runtime_requests()] == \
+        ["/model/us.anthropic.claude-sonnet-4-20250514-v1%3A0/converse"]
+
+
+def preflight(gw, origin):
+    request = urllib.request.Request(f"{api_v1(gw)}/chat/completions", method="OPTIONS", headers={
+        "origin": origin, "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization,content-type,x-stainless-os"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers
+
+
+def test_browser_preflight_is_answered_as_bag_answers_it(bag_gateway, emulator):
+    status, headers = preflight(bag_gateway, "https://app.example.com")
+    assert status in (200, 204)
+    assert headers["access-control-allow-origin"] in ("*", "https://app.example.com")
+    assert "authorization" in headers["access-control-allow-headers"].lower()
+    assert "POST" in headers["access-control-allow-methods"]
+    assert emulator.runtime_requests() == []
+
+
+def test_allowed_origins_lists_the_origins_a_browser_may_call_from(emulator):
+    gw = Gateway(gateway_env(emulator, ALLOWED_ORIGINS="https://app.example.com, http://localhost:3000"))
+    try:
+        for origin in ("https://app.example.com", "http://localhost:3000"):
+            status, headers = preflight(gw, origin)
+            assert status in (200, 204) and headers["access-control-allow-origin"] == origin
+        status, headers = preflight(gw, "https://evil.example.net")
+        assert headers["access-control-allow-origin"] is None
+        # The answers themselves carry the header the browser checks, errors too.
+        request = urllib.request.Request(f"{api_v1(gw)}/chat/completions", method="POST",
+                                         data=json.dumps({"model": HAIKU, "messages": [HELLO]}).encode(),
+                                         headers={"authorization": f"Bearer {CLIENT_KEY}", "content-type": "application/json",
+                                                  "origin": "https://app.example.com"})
+        with urllib.request.urlopen(request, timeout=60) as r:
+            assert json.load(r)["choices"][0]["message"]["content"] == "Echo: Hello!"
+            assert r.headers["access-control-allow-origin"] == "https://app.example.com"
+        request.headers["Authorization"] = "Bearer wrong"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=60)
+        assert refused.value.code == 401
+        assert refused.value.headers["access-control-allow-origin"] == "https://app.example.com"
+        # Paths the gateway does not serve stay a 404 in OpenAI's shape, and nothing is forwarded.
+        unknown = urllib.request.Request(f"{api_v1(gw)}/files", headers={"origin": "https://app.example.com",
+                                                                          "authorization": f"Bearer {CLIENT_KEY}"})
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(unknown, timeout=60)
+        assert missing.value.code == 404 and json.load(missing.value)["error"]["code"] == "not_found"
+        assert len(emulator.runtime_requests()) == 1
+    finally:
+        gw.close()
+
+
+def test_without_allowed_origins_there_is_no_cors(gateway):
+    status, headers = preflight(gateway, "https://app.example.com")
+    assert status == 405 and headers["access-control-allow-origin"] is None

@@ -116,7 +116,7 @@ def test_bedrock_validation_error_keeps_bedrock_message(client):
     # temperature is clamped, but a thinking budget above max tokens reaches Bedrock's own check.
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(
-            model="anthropic.claude-3-7-sonnet-20250219-v1:0", max_tokens=2000,
+            model="us.anthropic.claude-3-7-sonnet-20250219-v1:0", max_tokens=2000,
             messages=[{"role": "user", "content": "hi"}],
             extra_body={"thinking": {"type": "enabled", "budget_tokens": 4000}})
     assert "budget" in err.value.body["message"].lower()

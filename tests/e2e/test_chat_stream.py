@@ -128,7 +128,7 @@ def test_helper_stream_api_rebuilds_parallel_tool_calls(client):
 
 def test_reasoning_streams_as_reasoning_content_with_signature(client):
     chunks = stream_chunks(client, "think [[scenario:reasoning]]",
-                           model="anthropic.claude-3-7-sonnet-20250219-v1:0")
+                           model="us.anthropic.claude-3-7-sonnet-20250219-v1:0")
     assert_well_formed(chunks)
     extras = [c.choices[0].delta.model_extra or {} for c in chunks if c.choices]
     reasoning = "".join(e.get("reasoning_content") or "" for e in extras)

@@ -179,18 +179,28 @@ def test_reasoning_round_trip_with_thinking_blocks(client, emulator):
 
 
 def test_prompt_caching_reports_cache_writes_then_reads(client, emulator):
-    messages = [{"role": "system", "content": "You are a meticulous assistant. " * 50},
+    # Sonnet 4 caches a prefix of at least 1,024 tokens (Claude 3 Haiku has no prompt caching).
+    messages = [{"role": "system", "content": "You are a meticulous assistant. " * 300},
                 {"role": "user", "content": "Summarise the rules."}]
-    first = client.chat.completions.create(model=HAIKU, messages=messages, extra_body={"prompt_caching": True})
+    first = client.chat.completions.create(model=SONNET4, messages=messages, extra_body={"prompt_caching": True})
     body = last_body(emulator)
     assert body["system"][-1] == {"cachePoint": {"type": "default"}}
     assert body["messages"][-1]["content"][-1] == {"cachePoint": {"type": "default"}}
     written = first.usage.model_dump()["cache_creation_input_tokens"]
-    assert written > 0 and first.usage.prompt_tokens_details.cached_tokens == 0
+    assert written > 1024 and first.usage.prompt_tokens_details.cached_tokens == 0
 
-    second = client.chat.completions.create(model=HAIKU, messages=messages, extra_body={"prompt_caching": True})
+    second = client.chat.completions.create(model=SONNET4, messages=messages, extra_body={"prompt_caching": True})
     assert second.usage.prompt_tokens_details.cached_tokens == written
     assert second.usage.prompt_tokens == first.usage.prompt_tokens
+
+
+@pytest.mark.parametrize("model", [HAIKU, "us.amazon.nova-2-lite-v1:0"])
+def test_prompt_caching_is_dropped_for_a_model_without_it(client, emulator, model):
+    messages = [{"role": "system", "content": "You are a meticulous assistant. " * 300},
+                {"role": "user", "content": "Summarise the rules."}]
+    resp = client.chat.completions.create(model=model, messages=messages, extra_body={"prompt_caching": True})
+    assert resp.choices[0].message.content.startswith("Echo:")
+    assert "cachePoint" not in json.dumps(last_body(emulator))
 
 
 def test_response_format_json_schema_through_a_forced_tool(client, emulator):

@@ -140,3 +140,22 @@ def test_model_allow_lists_globally_and_per_key(fresh_emulator, tmp_path):
         assert len(fresh_emulator.runtime_requests()) == 2, "refused requests never reach Bedrock"
     finally:
         gw.close()
+
+
+def test_a_signature_error_never_echoes_the_session_token():
+    token = "FwoGZXIvYXdzEXAMPLEsessionTOKENforTHEgateway"
+    emu = Emulator(EMULATOR_SESSION_TOKEN=token)
+    gw = Gateway(gateway_env(emu, AWS_SECRET_ACCESS_KEY="not-the-secret-the-emulator-knows", AWS_SESSION_TOKEN=token))
+    try:
+        for stream in (False, True):
+            with pytest.raises(openai.PermissionDeniedError) as err:
+                answer = gw.client().chat.completions.create(model=HAIKU, messages=HELLO, stream=stream)
+                list(answer) if stream else None
+            assert "does not match the signature" in err.value.body["message"]  # Bedrock's reason is kept
+            assert token not in err.value.response.text
+        [record, _] = emu.runtime_requests()
+        assert token in record["error"]  # the emulator did echo it, as AWS does
+        assert token not in gw.output()
+    finally:
+        gw.close()
+        emu.close()

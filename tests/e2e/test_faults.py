@@ -244,6 +244,7 @@ def test_upstream_reset_before_an_answer_is_a_json_error(gw, bedrock):
     with pytest.raises(openai.APIStatusError) as err:
         gw.client().chat.completions.create(model=HAIKU, messages=HI)
     assert err.value.status_code == 503
+    assert err.value.response.headers["content-type"] == "application/json"
     assert err.value.body["message"]
 
 
@@ -261,6 +262,7 @@ def test_silent_upstream_before_headers_times_out_with_a_clear_error(gw, bedrock
         gw.client().chat.completions.create(model=HAIKU, messages=HI)
     assert time.monotonic() - started < IDLE * 2.5
     assert err.value.status_code == 504
+    assert err.value.response.headers["content-type"] == "application/json"
     assert err.value.body["message"]
 
 
@@ -339,6 +341,9 @@ def test_crashed_vm_is_reloaded_and_the_next_request_succeeds(bedrock, fault_was
                 client.chat.completions.create(model=HAIKU, messages=HI,
                                                extra_headers={"x-bedrock-filter-fault": "panic"})
             assert err.value.status_code == 503  # fail closed: the crashing request is not forwarded
+            # Envoy's own reply (the VM is gone), mapped to OpenAI's shape by local_reply_config.
+            assert err.value.response.headers["content-type"] == "application/json"
+            assert err.value.body["code"] == "gateway_restarting" and err.value.body["type"] == "server_error"
             deadline = time.time() + 15
             while True:
                 try:

@@ -178,9 +178,10 @@ def test_with_structured_output_streams_the_parsed_object(gateway, emulator):
 @pytest.mark.parametrize("responses_api", [False, True])
 def test_prompt_cache_reads_and_writes_reach_usage_metadata(gateway, emulator, responses_api):
     """LangChain (and LangSmith's cost view) read cache writes from OpenAI's `cache_write_tokens`."""
-    llm = chat(gateway, use_responses_api=responses_api, stream_usage=True,
+    # Sonnet 4 caches a prefix of at least 1,024 tokens (Claude 3 Haiku has no prompt caching).
+    llm = chat(gateway, model=SONNET4, use_responses_api=responses_api, stream_usage=True,
                extra_body={"prompt_caching": True})
-    messages = [SystemMessage("You are a meticulous assistant. " * 50), HumanMessage("Summarise the rules.")]
+    messages = [SystemMessage("You are a meticulous assistant. " * 300), HumanMessage("Summarise the rules.")]
     first = llm.invoke(messages)
     written = first.usage_metadata["input_token_details"]["cache_creation"]
     assert written > 0 and first.usage_metadata["input_token_details"]["cache_read"] == 0

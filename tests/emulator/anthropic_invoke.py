@@ -153,6 +153,8 @@ def anthropic_content(blocks):
         elif "toolUse" in b:
             tu = b["toolUse"]
             out.append({"type": "tool_use", "id": _tool_id(tu["toolUseId"]), "name": tu["name"], "input": tu["input"]})
+        elif "redactedContent" in b.get("reasoningContent", {}):
+            out.append({"type": "redacted_thinking", "data": b["reasoningContent"]["redactedContent"]})
         elif "reasoningContent" in b:
             rt = b["reasoningContent"]["reasoningText"]
             out.append({"type": "thinking", "thinking": rt["text"], "signature": rt["signature"]})
@@ -237,6 +239,8 @@ def stream_events(ans, claude, msg_seed, rng):
             for frag in _split_json(json.dumps(b["input"], separators=(",", ":"), ensure_ascii=False), rng):
                 events.append({"type": "content_block_delta", "index": i,
                                "delta": {"type": "input_json_delta", "partial_json": frag}})
+        elif b["type"] == "redacted_thinking":  # whole in its start event, no deltas
+            events.append({"type": "content_block_start", "index": i, "content_block": b})
         else:
             events.append({"type": "content_block_start", "index": i, "content_block": {
                 "type": "thinking", "thinking": "", "signature": ""}})

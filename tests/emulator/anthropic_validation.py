@@ -26,6 +26,7 @@ import re
 
 from anthropic_models import Claude
 from aws_errors import AwsError, validation
+from thinking_signature import redacted_valid, signature_valid
 
 BEDROCK_VERSION = "bedrock-2023-05-31"
 _BASE_KEYS = ("anthropic_version", "anthropic_beta", "max_tokens", "messages", "system", "temperature",
@@ -221,10 +222,17 @@ def _block(ctx, b, path, role, inner_allowed=None):
         if not ctx.claude.thinking:
             raise _malformed("extraneous key [thinking] is not permitted")
         _keys(ctx, b, ("type", "thinking", "signature"), path)
-        _string(_need(b, "thinking", path), path + ".thinking")
-        return _string(_need(b, "signature", path), path + ".signature")
+        text = _string(_need(b, "thinking", path), path + ".thinking")
+        signature = _string(_need(b, "signature", path), path + ".signature")
+        if not signature_valid(text, signature):
+            # chenhg5/cc-connect#897 (Claude Code's Bedrock mode), openclaw/openclaw#88020
+            raise validation(f"{path}: Invalid signature in thinking block")
+        return signature
     _keys(ctx, b, ("type", "data"), path)  # redacted_thinking
-    return _string(_need(b, "data", path), path + ".data")
+    data = _string(_need(b, "data", path), path + ".data")
+    if not redacted_valid(data):
+        raise validation(f"{path}: Invalid `data` in `redacted_thinking` block")  # microsoft/vscode#320196
+    return data
 
 
 def _messages(ctx, body):

@@ -10,14 +10,14 @@ cut into random pieces over HTTP/1.1 chunked encoding.
 
 Env: EMULATOR_ACCESS_KEY_ID, EMULATOR_SECRET_ACCESS_KEY, EMULATOR_SESSION_TOKEN,
 EMULATOR_REGION, EMULATOR_API_KEYS (comma-separated Bearer keys), EMULATOR_SEED
-(piece splitting), EMULATOR_STRICT_ON_DEMAND=1 (base ids of profile-only models
-are refused, as in AWS), EMULATOR_QUIET=1 (no per-request log lines).
+(piece splitting), EMULATOR_STRICT_ON_DEMAND=0 (accept base ids of profile-only models,
+which AWS refuses; default strict), EMULATOR_QUIET=1 (no per-request log lines).
 
 Scenarios (marker `[[scenario:NAME[:ARG]]]` in user text, see scenarios.py):
 echo, tool, parallel_tools, text_then_tool, reasoning, long:N, slow:MS,
 slow_first_byte:MS, stream_error, throttle_stream, throttle, error_500,
 unavailable, truncate, corrupt_crc, max_tokens, guardrail, usage_cache,
-shell:CMD (calls an agent's shell tool: exec_command or shell).
+shell:CMD (calls an agent's shell tool: exec_command or shell), redacted_reasoning.
 
 Claude models also take InvokeModel / InvokeModelWithResponseStream / CountTokens with
 Anthropic semantics (anthropic_invoke.py).
@@ -347,8 +347,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.state.strict_on_demand and target.via == "foundation" and "ON_DEMAND" not in model.inference_types:
             raise validation(f"Invocation of model ID {model.model_id} with on-demand throughput isn\u2019t supported. "
                              "Retry your request with the ID or ARN of an inference profile that contains this model.")
-        validate_converse(parsed, model)
         streaming = op == "converse-stream"
+        validate_converse(parsed, model, streaming)
         guardrail = self.state.guardrails.resolve(parsed, self.state.auth.region, streaming)
         if guardrail and guardrail.blocks_input(parsed):
             ans = Answer(blocks=[], stop_reason="guardrail_intervened", usage={}, scenario="guardrail_input")
@@ -460,7 +460,7 @@ def main(argv=None):
         region=env.get("EMULATOR_REGION", "us-east-1"),
         api_keys=frozenset(k.strip() for k in env.get("EMULATOR_API_KEYS", "").split(",") if k.strip()),
     )
-    Handler.state = State(auth, seed, env.get("EMULATOR_STRICT_ON_DEMAND") == "1", env.get("EMULATOR_QUIET") == "1")
+    Handler.state = State(auth, seed, env.get("EMULATOR_STRICT_ON_DEMAND", "1") != "0", env.get("EMULATOR_QUIET") == "1")
 
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True

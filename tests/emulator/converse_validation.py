@@ -27,8 +27,8 @@ Rules:
   R12 toolUse/toolResult present => toolConfig present.
   R13 every toolUse id of assistant turn N gets a toolResult in turn N+1; every
       toolResult references a toolUse of the previous assistant turn.
-  R14 reasoningContent {reasoningText: {text, signature}} | {redactedContent: base64}:
-      assistant turns only.
+  R14 reasoningContent {reasoningText: {text, signature?}} | {redactedContent: base64}:
+      assistant turns only; per family (signatures, see reasoning_rules.py).
   R15 cachePoint {type: "default", ttl?: 5m|1h}; at most 4 cache points in total.
   R16 system is a list of {text non-blank}|{cachePoint}|{guardContent}.
   R17 inferenceConfig {maxTokens int 1..model max, temperature 0..1, topP 0..1,
@@ -39,10 +39,8 @@ Rules:
   R19 toolChoice exactly one of {auto:{}}, {any:{}}, {tool:{name}} (name must exist);
       any/tool only for models that support forced tool use; tools only for models
       with tool support.
-  R20 thinking (additionalModelRequestFields.thinking) {type: enabled|disabled|adaptive};
-      enabled => model supports it, budget_tokens int >= 1024 and < maxTokens,
-      temperature unset or 1, topP unset, toolChoice not any/tool, and a final
-      assistant turn holding toolUse starts with a reasoningContent block.
+  R20 reasoning: each family's own switch and its rules (reasoning_rules.py);
+      what the model cannot do (model_rules.py); cachePoint per model (prompt_cache.py).
   R21 Anthropic: a final assistant turn must not end with whitespace.
   R23 outputConfig.textFormat {type: json_schema, structure: {jsonSchema: {schema: JSON text
       of an object schema, name?, description?}}}; only models with structured output.
@@ -58,6 +56,9 @@ import binascii
 import json
 import re
 
+import model_rules
+import prompt_cache
+import reasoning_rules
 from aws_errors import coral_validation, validation
 
 TOP_LEVEL = {
@@ -255,10 +256,8 @@ def _reasoning(rc, path):
         rt = _obj(rc["reasoningText"], path + ".reasoningText")
         _known(rt, {"text", "signature"}, path + ".reasoningText", required=("text",))
         _str(rt["text"], path + ".reasoningText.text")
-        sig = rt.get("signature")
-        if not isinstance(sig, str) or not sig:
-            raise validation(f"The reasoningText at {path} needs the signature returned with it. "
-                             "Pass reasoning blocks back unmodified and try again.")
+        if "signature" in rt:
+            _str(rt["signature"], path + ".reasoningText.signature")
     else:
         _b64(rc["redactedContent"], path + ".redactedContent")
 
@@ -297,6 +296,10 @@ def _validate_messages(msgs, ctx):
             val = block[kind]
             if kind in USER_ONLY and role != "user":
                 raise validation(f"The {kind} block at {bp} is only allowed in a user message.")
+            if kind == "reasoningContent" and role != "assistant":
+                # langchain-ai/langchain-aws#401 (Bedrock)
+                raise validation("User messages cannot contain reasoning content. Please remove the reasoning "
+                                 "content and try again.")
             if kind in ASSISTANT_ONLY and role != "assistant":
                 raise validation(f"The {kind} block at {bp} is only allowed in an assistant message.")
             if kind == "text":
@@ -315,6 +318,7 @@ def _validate_messages(msgs, ctx):
                 has_doc = True
             elif kind == "video":
                 _video(val, bp + ".video")
+                ctx["videos"] += 1
             elif kind == "toolUse":
                 _obj(val, bp + ".toolUse")
                 _known(val, {"toolUseId", "name", "input", "type"}, bp + ".toolUse",
@@ -474,54 +478,6 @@ def _validate_tools(tc, model, ctx):
     ctx["tool_choice"] = choice
 
 
-def _validate_thinking(body, model, ctx):
-    amrf = body.get("additionalModelRequestFields")
-    if amrf is None:
-        return
-    _obj(amrf, "additionalModelRequestFields")
-    thinking = amrf.get("thinking")
-    if thinking is None:
-        return
-    _obj(thinking, "additionalModelRequestFields.thinking")
-    ttype = thinking.get("type")
-    if ttype not in ("enabled", "disabled", "adaptive"):
-        raise validation("The model returned the following errors: thinking.type: Input should be "
-                         "'enabled', 'disabled' or 'adaptive'")
-    if ttype == "disabled":
-        return
-    if model.provider == "Anthropic" and not model.thinking:
-        raise validation("The model returned the following errors: thinking: Extra inputs are not permitted")
-    if ttype != "enabled":
-        return
-    budget = thinking.get("budget_tokens")
-    if not _is_int(budget):
-        raise validation("The model returned the following errors: thinking.enabled.budget_tokens: Field required")
-    if budget < 1024:
-        raise validation("The model returned the following errors: thinking.enabled.budget_tokens: "
-                         "Input should be greater than or equal to 1024")
-    inf = body.get("inferenceConfig") or {}
-    max_tokens = inf.get("maxTokens", model.max_output)
-    if budget >= max_tokens:
-        raise validation("The model returned the following errors: `max_tokens` must be greater than "
-                         f"`thinking.budget_tokens`. Got max_tokens={max_tokens}, budget_tokens={budget}.")
-    if "temperature" in inf and inf["temperature"] != 1:
-        raise validation("The model returned the following errors: `temperature` may only be set to 1 when "
-                         "thinking is enabled.")
-    if "topP" in inf:
-        raise validation("The model returned the following errors: `top_p` must be unset when thinking is enabled.")
-    if ctx["tool_choice"] in ("any", "tool"):
-        raise validation("The model returned the following errors: Thinking may not be enabled when tool_choice "
-                         "forces tool use.")
-    msgs = body["messages"]
-    last_asst = max((i for i, m in enumerate(msgs) if m["role"] == "assistant"), default=None)
-    if last_asst is not None:
-        content = msgs[last_asst]["content"]
-        if any("toolUse" in b for b in content) and "reasoningContent" not in content[0]:
-            raise validation(f"The model returned the following errors: messages.{last_asst}.content.0.type: "
-                             "Expected `thinking` or `redacted_thinking`, but found another block. When `thinking` "
-                             "is enabled, a final `assistant` message must start with a thinking block.")
-
-
 def _validate_output_config(body, model):
     tf = (body.get("outputConfig") or {}).get("textFormat")
     if tf is None:
@@ -602,14 +558,14 @@ def _validate_small_fields(body):
         _str(body["projectIdentifier"], "projectIdentifier")
 
 
-def validate_converse(body, model) -> dict:
+def validate_converse(body, model, streaming=False) -> dict:
     """Raise AwsError on the first violated rule; return facts the answer needs."""
     if not isinstance(body, dict):
         raise validation("Malformed input request, please reformat your input and try again.")
     _known(body, TOP_LEVEL, "the request body")
     if "messages" not in body:
         raise coral_validation("messages", "Member must not be null")
-    ctx = {"images": 0, "documents": 0, "cache_points": 0, "tool_blocks": False, "tool_choice": None}
+    ctx = {"images": 0, "documents": 0, "videos": 0, "cache_points": 0, "tool_blocks": False, "tool_choice": None}
     _validate_messages(body["messages"], ctx)
     if "system" in body:
         _validate_system(body["system"], ctx)
@@ -622,7 +578,12 @@ def validate_converse(body, model) -> dict:
     if ctx["cache_points"] > 4:
         raise validation("The model returned the following errors: A maximum of 4 blocks with cache_control may be "
                          f"provided. Found {ctx['cache_points']}.")
-    _validate_thinking(body, model, ctx)
+    if "additionalModelRequestFields" in body:
+        _obj(body["additionalModelRequestFields"], "additionalModelRequestFields")
+    reasoning_rules.check_blocks(body["messages"], model)
+    reasoning_rules.check_request(body, model, ctx)
+    model_rules.check(body, model, ctx, streaming)
+    prompt_cache.check_cache_points(body, model)
     _validate_output_config(body, model)
     _validate_anthropic_tool_choice(body, model)
     msgs = body["messages"]

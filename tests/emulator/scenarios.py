@@ -11,8 +11,9 @@ Behaviour shared by all scenarios, as a real model would do it:
   * inferenceConfig.stopSequences cut the text before the first match,
     stopReason stop_sequence (additionalModelResponseFields.stop_sequence when
     "/stop_sequence" is in additionalModelResponseFieldPaths);
-  * thinking enabled (additionalModelRequestFields.thinking.type == "enabled")
-    prepends a reasoningContent block;
+  * reasoning prepends a reasoningContent block: Claude with thinking enabled (signed, see
+    thinking_signature.py), Nova 2 with reasoningConfig enabled, gpt-oss and DeepSeek R1
+    always (unsigned, as those models return it);
   * toolChoice any/tool makes `echo` call a tool (a forced tool call);
   * Anthropic tool_choice.disable_parallel_tool_use makes `parallel_tools` call one tool;
   * outputConfig.textFormat makes `echo` answer JSON text fitting the schema.
@@ -24,8 +25,10 @@ import json
 import re
 from dataclasses import dataclass
 
+import prompt_cache
 from aws_errors import AwsError, validation
 from script import all_user_text, scripted_blocks
+from thinking_signature import redacted_blob, sign
 
 MARKER = re.compile(r"\[\[scenario:([A-Za-z0-9_]+)(?::([^\]]*))?\]\]")
 
@@ -34,7 +37,7 @@ SCENARIOS = {
     "echo", "tool", "parallel_tools", "text_then_tool", "reasoning", "long", "slow",
     "slow_first_byte", "stream_error", "throttle_stream", "throttle", "error_500",
     "unavailable", "truncate", "corrupt_crc", "max_tokens", "guardrail", "usage_cache",
-    "shell",
+    "shell", "redacted_reasoning",
 }
 _LONG_WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
                "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa")
@@ -130,9 +133,22 @@ def tool_use_id(seed, index):
     return "tooluse_" + raw.replace("-", "x").replace("_", "y")[:22]
 
 
-def _signature(seed):
-    raw = _digest("sig", seed) + _digest("sig2", seed) + _digest("sig3", seed)
-    return base64.b64encode(raw * 3).decode()
+def _reasoning_block(text, model):
+    """Claude signs its thinking; the other families return it unsigned."""
+    rt = {"text": text}
+    if model.family == "anthropic":
+        rt["signature"] = sign(text)
+    return {"reasoningContent": {"reasoningText": rt}}
+
+
+def _reasons_unasked(body, model):
+    """Whether the model returns reasoning for this request without a reasoning scenario."""
+    amrf = body.get("additionalModelRequestFields") or {}
+    if model.reasoning == "thinking":
+        return (amrf.get("thinking") or {}).get("type") in ("enabled", "adaptive")
+    if model.reasoning == "reasoningConfig":
+        return (amrf.get("reasoningConfig") or {}).get("type") == "enabled"
+    return model.reasoning in ("reasoning_effort", "always")
 
 
 def args_from_schema(schema, name=""):
@@ -214,7 +230,8 @@ def _block_tokens(block):
     if "toolUse" in block:
         return _json_words(block["toolUse"]["input"]) + 1
     if "reasoningContent" in block:
-        return _words(block["reasoningContent"]["reasoningText"]["text"])
+        rt = block["reasoningContent"].get("reasoningText")
+        return _words(rt["text"]) if rt else 20
     return 0
 
 
@@ -265,29 +282,9 @@ class CacheStore:
             self._seen.clear()
 
 
-def _usage(body, model_id, blocks, cache: CacheStore, force_cache: bool):
-    items = _input_items(body)
-    total_in = sum(t for t, _, _ in items)
-    out_tokens = sum(_block_tokens(b) for b in blocks)
-    usage = {"inputTokens": total_in, "outputTokens": out_tokens}
-    read = write = 0
-    cps = [i for i, it in enumerate(items) if it[2]]
-    if cps:
-        prefix = items[: cps[-1]]
-        prefix_tokens = sum(t for t, _, _ in prefix)
-        key = hashlib.sha256((model_id + "\n" + "\n".join(r for _, r, _ in prefix)).encode()).hexdigest()
-        if cache.touch(key):
-            read = prefix_tokens
-        else:
-            write = prefix_tokens
-        usage["inputTokens"] = max(total_in - prefix_tokens, 0)
-    elif force_cache:
-        read, write = 1024, 512
-    if cps or force_cache:
-        usage["cacheReadInputTokens"] = read
-        usage["cacheWriteInputTokens"] = write
-    usage["totalTokens"] = usage["inputTokens"] + out_tokens + read + write
-    return usage
+def _usage(body, model, model_id, blocks, cache: CacheStore, force_cache: bool):
+    return prompt_cache.usage(_input_items(body), model, model_id, sum(_block_tokens(b) for b in blocks),
+                              cache, force_cache)
 
 
 def _apply_limits(body, blocks, stop_reason):
@@ -365,8 +362,9 @@ def build_answer(body, model, model_id, cache: CacheStore, streaming: bool, scri
         schema = json.loads(text_format["structure"]["jsonSchema"]["schema"])
         ans.blocks = [{"text": json.dumps(args_from_schema(schema), separators=(",", ":"))}]
     elif name == "reasoning":
-        ans.blocks = [{"reasoningContent": {"reasoningText": {
-            "text": f"Thinking about: {user_text}", "signature": _signature(seed)}}}, {"text": echo_text}]
+        ans.blocks = [_reasoning_block(f"Thinking about: {user_text}", model), {"text": echo_text}]
+    elif name == "redacted_reasoning":
+        ans.blocks = [{"reasoningContent": {"redactedContent": redacted_blob(seed)}}, {"text": echo_text}]
     elif name == "long":
         n = _int_arg(arg, name)
         ans.blocks = [{"text": " ".join(_LONG_WORDS[i % len(_LONG_WORDS)] for i in range(n))}] if n > 0 else []
@@ -409,14 +407,12 @@ def build_answer(body, model, model_id, cache: CacheStore, streaming: bool, scri
         ans.stop_reason = "guardrail_intervened"
 
     if ans.http_error is None:
-        thinking = ((body.get("additionalModelRequestFields") or {}).get("thinking") or {})
-        if thinking.get("type") == "enabled" and not any("reasoningContent" in b for b in ans.blocks):
-            ans.blocks.insert(0, {"reasoningContent": {"reasoningText": {
-                "text": f"Thinking about: {user_text or 'the tool results'}", "signature": _signature(seed)}}})
+        if _reasons_unasked(body, model) and not any("reasoningContent" in b for b in ans.blocks):
+            ans.blocks.insert(0, _reasoning_block(f"Thinking about: {user_text or 'the tool results'}", model))
         ans.blocks, ans.stop_reason, ans.additional_fields = _apply_limits(body, ans.blocks, ans.stop_reason)
         if name in ("max_tokens", "guardrail"):
             ans.stop_reason = "max_tokens" if name == "max_tokens" else "guardrail_intervened"
-        ans.usage = _usage(body, model_id, ans.blocks, cache, force_cache=(name == "usage_cache"))
+        ans.usage = _usage(body, model, model_id, ans.blocks, cache, force_cache=(name == "usage_cache"))
     return ans
 
 
@@ -473,13 +469,17 @@ def stream_events(ans: Answer, rng):
                 "toolUse": {"toolUseId": tu["toolUseId"], "name": tu["name"]}}}))
             for frag in _split_json(json.dumps(tu["input"], separators=(",", ":"), ensure_ascii=False), rng):
                 events.append(("contentBlockDelta", {"contentBlockIndex": i, "delta": {"toolUse": {"input": frag}}}))
+        elif "redactedContent" in b.get("reasoningContent", {}):
+            events.append(("contentBlockDelta", {"contentBlockIndex": i, "delta": {
+                "reasoningContent": {"redactedContent": b["reasoningContent"]["redactedContent"]}}}))
         elif "reasoningContent" in b:
             rt = b["reasoningContent"]["reasoningText"]
             for piece in _split_text(rt["text"], rng, False):
                 events.append(("contentBlockDelta", {"contentBlockIndex": i,
                                                      "delta": {"reasoningContent": {"text": piece}}}))
-            events.append(("contentBlockDelta", {"contentBlockIndex": i,
-                                                 "delta": {"reasoningContent": {"signature": rt["signature"]}}}))
+            if "signature" in rt:
+                events.append(("contentBlockDelta", {"contentBlockIndex": i,
+                                                     "delta": {"reasoningContent": {"signature": rt["signature"]}}}))
         events.append(("contentBlockStop", {"contentBlockIndex": i}))
     stop = {"stopReason": ans.stop_reason}
     if ans.additional_fields:

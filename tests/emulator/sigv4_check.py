@@ -210,5 +210,9 @@ def authenticate(cfg: AuthConfig, method, raw_target, headers, body: bytes, now=
     expected = signer.signature(sts, req)
     if not hmac.compare_digest(expected, fields["Signature"]):
         detail = f"canonical request:\n{canonical}\n\nstring to sign:\n{sts}"
-        return AuthResult("sigv4", _forbidden("InvalidSignatureException", SIG_MISMATCH, detail))
+        # AWS's JSON services echo what they expected, signed header values included (an
+        # x-amz-security-token too): aws/aws-sdk-js#168, aws/aws-sdk-cpp#17.
+        echoed = (f"{SIG_MISMATCH}\n\nThe Canonical String for this request should have been\n'{canonical}'\n\n"
+                  f"The String-to-Sign should have been\n'{sts}'\n")
+        return AuthResult("sigv4", _forbidden("InvalidSignatureException", echoed, detail))
     return AuthResult("sigv4")

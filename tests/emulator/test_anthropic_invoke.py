@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError, EventStreamError
 
 from emu_harness import API_KEYS, emu, emu_token  # noqa: F401 (fixtures)
 from test_emulator import CORAL, JPEG, PNG, bearer, client, frames, send
+from thinking_signature import redacted_blob
 
 SONNET45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 SONNET45_BASE = "anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -234,7 +235,7 @@ def test_invoke_content_kinds_accepted(emu):
             {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "notes"}},
             {"type": "text", "text": "what is this?"}]},
         {"role": "assistant", "content": [
-            {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"},
+            {"type": "redacted_thinking", "data": redacted_blob("earlier turn")},
             {"type": "tool_use", "id": "toolu_bdrk_01abc", "name": "Write",
              "input": {"file_path": "/a", "content": "b"}}]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_bdrk_01abc", "content": [

@@ -28,12 +28,26 @@ fn config() -> Result<Config, String> {
     Config::load(b"{}", &env)
 }
 
+/// No quotas are configured here, so shared data is never read.
+struct NoSharedData;
+
+impl bedrock_access_filter::policy::SharedStore for NoSharedData {
+    fn get(&self, _key: &str) -> Option<(Vec<u8>, u32)> {
+        None
+    }
+    fn set(&self, _key: &str, _value: &[u8], _cas: u32) -> bool {
+        true
+    }
+}
+
 fn translate_chat(config: &Config, body: &[u8]) -> Result<Translated, String> {
     let ctx = RequestContext {
         config,
         request_id: "0123456789abcdef0123456789abcdef",
         now: SystemTime::now(),
         recall_item: None,
+        key_name: None,
+        capability_model: &bedrock_access_filter::api::same_model,
     };
     chat::translate(body, &ctx).map_err(|e| String::from_utf8_lossy(&e.to_body()).into_owned())
 }
@@ -126,6 +140,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         let host = Host {
             now: &SystemTime::now,
             models: &models,
+            shared: &NoSharedData,
         };
         match exchange.on_request_headers(&config, &head, false, &host) {
             Step::Pause => {}

@@ -388,10 +388,10 @@ fn cases() -> Vec<Case> {
             json!({"messages": [user("hi")], "inferenceConfig": {"maxTokens": 8192},
                    "additionalModelRequestFields": {"thinking": {"type": "enabled", "budget_tokens": 2457}}}),
         ),
-        rejected(
-            "reasoning with max tokens too small for the minimum budget is a 400",
+        case(
+            "reasoning with max tokens too small for the minimum budget answers without thinking",
             json!({"model": SONNET4, "messages": [{"role": "user", "content": "hi"}], "reasoning_effort": "low", "max_tokens": 500}),
-            "max_tokens above 1024",
+            json!({"messages": [user("hi")], "inferenceConfig": {"maxTokens": 500}}),
         ),
         case(
             "reasoning_effort on a Claude without thinking is ignored",
@@ -485,8 +485,33 @@ fn cases() -> Vec<Case> {
         ),
         // ---- prompt caching -------------------------------------------------------------------
         case(
-            "prompt caching per request: cache points after the system prompt and the last user turn",
+            "prompt caching on a model without it (Claude 3 Haiku) sends no cache point",
             json!({"model": HAIKU, "extra_body": {"prompt_caching": true}, "messages": [
+                {"role": "system", "content": [{"type": "text", "text": "Rules.", "cache_control": {"type": "ephemeral"}}]},
+                {"role": "user", "content": "q"}]}),
+            json!({"system": [{"text": "Rules."}], "messages": [user("q")]}),
+        ),
+        case(
+            "a cache_control marker on a tool caches the tool list where the model caches",
+            json!({"model": SONNET4, "messages": [{"role": "user", "content": "q"}],
+                   "tools": [{"type": "function", "function": {"name": "f", "description": "d"},
+                              "cache_control": {"type": "ephemeral"}}]}),
+            json!({"messages": [user("q")], "toolConfig": {"tools": [
+                {"toolSpec": {"name": "f", "description": "d", "inputSchema": {"json": {"type": "object", "properties": {}}}}},
+                {"cachePoint": {"type": "default"}}]}}),
+        ),
+        case(
+            "cache_control markers on content parts become cache points where the model caches",
+            json!({"model": SONNET4, "messages": [
+                {"role": "system", "content": [{"type": "text", "text": "Rules.", "cache_control": {"type": "ephemeral"}}]},
+                {"role": "user", "content": [{"type": "text", "text": "Doc.", "cache_control": {"type": "ephemeral"}},
+                                             {"type": "text", "text": "q"}]}]}),
+            json!({"system": [{"text": "Rules."}, {"cachePoint": {"type": "default"}}],
+                   "messages": [{"role": "user", "content": [{"text": "Doc."}, {"cachePoint": {"type": "default"}}, {"text": "q"}]}]}),
+        ),
+        case(
+            "prompt caching per request: cache points after the system prompt and the last user turn",
+            json!({"model": SONNET4, "extra_body": {"prompt_caching": true}, "messages": [
                 {"role": "system", "content": "Long rules."}, {"role": "user", "content": "q1"},
                 {"role": "assistant", "content": "a1"}, {"role": "user", "content": "q2"}]}),
             json!({"system": [{"text": "Long rules."}, {"cachePoint": {"type": "default"}}],
@@ -579,7 +604,8 @@ fn config(extra: &str) -> Config {
 
 fn translate(c: &Case) -> Result<ChatTranslation, ApiError> {
     let body = c.request.to_string();
-    parse_chat_request(body.as_bytes()).and_then(|r| chat_to_converse(r, &config(c.config)))
+    parse_chat_request(body.as_bytes())
+        .and_then(|r| chat_to_converse(r, &config(c.config), &crate::api::same_model))
 }
 
 #[test]
@@ -645,4 +671,44 @@ fn type_errors_name_the_field_at_fault() {
     let e = parse_chat_request(body.to_string().as_bytes()).unwrap_err();
     assert_eq!((e.status, e.param.as_deref()), (400, Some("max_tokens")));
     assert!(e.message.contains("'max_tokens'"), "{}", e.message);
+}
+
+#[test]
+fn default_model_takes_gpt_names_and_a_missing_model_and_the_name_sent_is_echoed() {
+    let sonnet = "us.anthropic.claude-sonnet-4-20250514-v1:0";
+    let with_default = config(&format!(r#"{{"default_model": "{sonnet}"}}"#));
+    let hello = json!([{"role": "user", "content": "hi"}]);
+    let translate_with = |config: &Config, body: Value| {
+        parse_chat_request(body.to_string().as_bytes())
+            .and_then(|r| chat_to_converse(r, config, &crate::api::same_model))
+    };
+    let t = translate_with(&with_default, json!({"model": "GPT-4o", "messages": hello})).unwrap();
+    assert_eq!(
+        (t.model_id.as_str(), t.requested_model.as_str()),
+        (sonnet, "GPT-4o")
+    );
+    assert_eq!(
+        t.path(),
+        "/model/us.anthropic.claude-sonnet-4-20250514-v1%3A0/converse"
+    );
+    for body in [
+        json!({"messages": hello}),
+        json!({"model": null, "messages": hello}),
+    ] {
+        let t = translate_with(&with_default, body).unwrap();
+        assert_eq!(
+            (t.model_id.as_str(), t.requested_model.as_str()),
+            (sonnet, sonnet)
+        );
+    }
+    // Without a default a missing model is a 400 naming it, as before.
+    let e = translate_with(&config("{}"), json!({"messages": hello})).unwrap_err();
+    assert_eq!((e.status, e.param.as_deref()), (400, Some("model")));
+    assert!(
+        e.message.contains("Missing required parameter: 'model'"),
+        "{}",
+        e.message
+    );
+    let e = translate_with(&config("{}"), json!({"model": 4, "messages": hello})).unwrap_err();
+    assert_eq!((e.status, e.param.as_deref()), (400, Some("model")));
 }

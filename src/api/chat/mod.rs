@@ -24,7 +24,7 @@ pub fn translate(body: &[u8], ctx: &RequestContext<'_>) -> Result<Translated, Ap
         requested.as_ref(),
         stream,
     )?;
-    let mut translation = chat_to_converse(req, ctx.config)?;
+    let mut translation = chat_to_converse(req, ctx.config, ctx.capability_model)?;
     translation.converse.guardrail_config = guardrail_config;
     let meta = CompletionMeta {
         id: format!("chatcmpl-{}", ctx.request_id),

@@ -5,8 +5,8 @@ use crate::api::chat::wire::{
     ChatMessage, ChatRequest, Content, ContentPart, Stop, ThinkingBlock, ToolDefinition,
 };
 use crate::bedrock::converse::{
-    ContentBlock, ConverseRequest, ReasoningBlock, ReasoningText, Role, Tool, ToolResultBlock,
-    ToolResultContent, ToolSpec, ToolUseBlock,
+    CachePoint, ContentBlock, ConverseRequest, ReasoningBlock, ReasoningText, Role, Tool,
+    ToolResultBlock, ToolResultContent, ToolSpec, ToolUseBlock,
 };
 use crate::bedrock::model_id;
 use crate::config::Config;
@@ -46,13 +46,23 @@ pub struct ChatTranslation {
 }
 
 pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
-    parse_object(body, &["model", "messages"])
+    parse_object(body, &["messages"])
 }
 
-pub fn chat_to_converse(req: ChatRequest, config: &Config) -> Result<ChatTranslation, ApiError> {
-    let requested_model = req.model.clone();
-    let model_id = config.resolve_model(&req.model).to_string();
+/// `capability_model` names the model whose capabilities apply (see `RequestContext`).
+pub fn chat_to_converse(
+    req: ChatRequest,
+    config: &Config,
+    capability_model: &dyn Fn(&str) -> String,
+) -> Result<ChatTranslation, ApiError> {
+    let model_id = config
+        .resolve_chat_model(req.model.as_deref())
+        .ok_or_else(|| ApiError::invalid_param("model", "Missing required parameter: 'model'."))?
+        .to_string();
+    // The name the client sent is echoed back, as for aliases; with none, the model used.
+    let requested_model = req.model.clone().unwrap_or_else(|| model_id.clone());
     model_id::validate_model_id(&model_id)?;
+    let caps = capability_model(&model_id);
     reject_unsupported(&req)?;
 
     let mut extra = req.extra_body.clone().unwrap_or_default();
@@ -85,20 +95,20 @@ pub fn chat_to_converse(req: ChatRequest, config: &Config) -> Result<ChatTransla
         .flatten()
         .map(|t| t.function.name.as_str())
         .collect();
-    let plan = structured_output::plan(&format, &model_id, &taken)?;
+    let plan = structured_output::plan(&format, &caps, &taken)?;
     let (output_config, answer_tool) = plan.apply(&mut conversation);
     let response_tool = answer_tool.as_ref().map(|spec| spec.name.clone());
     let tool_config = tools::tool_config(
         tools,
         choice,
         answer_tool,
-        &model_id,
+        &caps,
         req.parallel_tool_calls,
         &mut extra,
     );
 
     let converse = assemble(ConverseParts {
-        model_id: &model_id,
+        model_id: &caps,
         conversation,
         messages_param: "messages",
         caching,
@@ -162,8 +172,11 @@ fn add_message(
 ) -> Result<(), ApiError> {
     match message.role.as_str() {
         "system" | "developer" => {
-            for text in texts_of(message.content.as_ref(), index)? {
+            for (text, marked) in texts_of(message.content.as_ref(), index)? {
                 conv.push_system(&text);
+                if marked {
+                    conv.push_system_cache_point();
+                }
             }
         }
         "user" => {
@@ -172,8 +185,11 @@ fn add_message(
         }
         "assistant" => {
             let mut blocks = reasoning_blocks(message);
-            for text in texts_of(message.content.as_ref(), index)? {
+            for (text, marked) in texts_of(message.content.as_ref(), index)? {
                 blocks.push(ContentBlock::Text(text));
+                if marked {
+                    blocks.push(ContentBlock::CachePoint(CachePoint::default_point()));
+                }
             }
             for call in message.tool_calls.iter().flatten() {
                 blocks.push(ContentBlock::ToolUse(ToolUseBlock {
@@ -191,16 +207,20 @@ fn add_message(
                     format!("messages[{index}]: a tool message needs 'tool_call_id'."),
                 )
             })?;
-            let text = texts_of(message.content.as_ref(), index)?.join("\n");
+            let parts = texts_of(message.content.as_ref(), index)?;
+            let marked = parts.iter().any(|(_, marked)| *marked);
+            let text: Vec<String> = parts.into_iter().map(|(text, _)| text).collect();
+            let text = text.join("\n");
             let text = if text.trim().is_empty() { "(no output)".to_string() } else { text };
-            conv.push(
-                Role::User,
-                vec![ContentBlock::ToolResult(ToolResultBlock {
-                    tool_use_id: id,
-                    content: vec![ToolResultContent::Text(text)],
-                    status: None,
-                })],
-            );
+            let mut blocks = vec![ContentBlock::ToolResult(ToolResultBlock {
+                tool_use_id: id,
+                content: vec![ToolResultContent::Text(text)],
+                status: None,
+            })];
+            if marked {
+                blocks.push(ContentBlock::CachePoint(CachePoint::default_point()));
+            }
+            conv.push(Role::User, blocks);
         }
         other => {
             return Err(ApiError::invalid_param(
@@ -214,15 +234,19 @@ fn add_message(
     Ok(())
 }
 
-/// Text of string content or text parts; other parts are rejected outside user turns.
-fn texts_of(content: Option<&Content>, index: usize) -> Result<Vec<String>, ApiError> {
+/// Text of string content or text parts, each with whether it carries a cache marker; other
+/// parts are rejected outside user turns.
+fn texts_of(content: Option<&Content>, index: usize) -> Result<Vec<(String, bool)>, ApiError> {
     match content {
         None => Ok(Vec::new()),
-        Some(Content::Text(t)) => Ok(vec![t.clone()]),
+        Some(Content::Text(t)) => Ok(vec![(t.clone(), false)]),
         Some(Content::Parts(parts)) => parts
             .iter()
             .map(|p| match p {
-                ContentPart::Text { text } => Ok(text.clone()),
+                ContentPart::Text {
+                    text,
+                    cache_control,
+                } => Ok((text.clone(), cache_control.is_some())),
                 _ => Err(ApiError::invalid_param(
                     &format!("messages[{index}].content"),
                     format!("messages[{index}]: only text parts are allowed in this message."),
@@ -236,19 +260,34 @@ fn user_blocks(content: Option<&Content>, index: usize) -> Result<Vec<ContentBlo
     match content {
         None => Ok(Vec::new()),
         Some(Content::Text(t)) => Ok(vec![ContentBlock::Text(t.clone())]),
-        Some(Content::Parts(parts)) => parts
-            .iter()
-            .map(|part| match part {
-                ContentPart::Text { text } => Ok(ContentBlock::Text(text.clone())),
-                ContentPart::ImageUrl { image_url } => image_block(image_url.url(), index),
-                ContentPart::Unsupported => Err(ApiError::invalid_param(
-                    &format!("messages[{index}].content"),
-                    format!(
-                        "messages[{index}]: unsupported content part (only 'text' and 'image_url')."
-                    ),
-                )),
-            })
-            .collect(),
+        Some(Content::Parts(parts)) => {
+            let mut blocks = Vec::with_capacity(parts.len());
+            for part in parts {
+                match part {
+                    ContentPart::Text {
+                        text,
+                        cache_control,
+                    } => {
+                        blocks.push(ContentBlock::Text(text.clone()));
+                        if cache_control.is_some() {
+                            blocks.push(ContentBlock::CachePoint(CachePoint::default_point()));
+                        }
+                    }
+                    ContentPart::ImageUrl { image_url } => {
+                        blocks.push(image_block(image_url.url(), index)?)
+                    }
+                    ContentPart::Unsupported => {
+                        return Err(ApiError::invalid_param(
+                            &format!("messages[{index}].content"),
+                            format!(
+                                "messages[{index}]: unsupported content part (only 'text' and 'image_url')."
+                            ),
+                        ))
+                    }
+                }
+            }
+            Ok(blocks)
+        }
     }
 }
 
@@ -294,12 +333,14 @@ fn tools_offered(req: &ChatRequest) -> Result<Option<Vec<Tool>>, ApiError> {
             format!("At most {MAX_TOOLS} tools are supported."),
         ));
     }
-    tools
-        .iter()
-        .enumerate()
-        .map(|(i, t)| tool_spec(t, i).map(Tool::ToolSpec))
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+    let mut offered = Vec::with_capacity(tools.len());
+    for (i, tool) in tools.iter().enumerate() {
+        offered.push(Tool::ToolSpec(tool_spec(tool, i)?));
+        if tool.cache_control.is_some() {
+            offered.push(Tool::CachePoint(CachePoint::default_point()));
+        }
+    }
+    Ok(Some(offered))
 }
 
 /// A chat tool definition as a Converse tool spec; only `function` tools exist in chat.

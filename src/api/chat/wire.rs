@@ -6,7 +6,9 @@ use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ChatRequest {
-    pub model: String,
+    /// Optional: a request without one gets `default_model` (as in BAG), else a 400.
+    #[serde(default)]
+    pub model: Option<String>,
     pub messages: Vec<ChatMessage>,
     #[serde(default)]
     pub stream: Option<bool>,
@@ -84,6 +86,10 @@ pub enum Content {
 pub enum ContentPart {
     Text {
         text: String,
+        /// A prompt-cache marker after this part (Anthropic-style, as Cline and
+        /// OpenRouter-style clients send it): a cache point where the model has caching.
+        #[serde(default)]
+        cache_control: Option<Value>,
     },
     ImageUrl {
         image_url: ImageUrl,
@@ -142,6 +148,9 @@ pub struct ToolDefinition {
     #[serde(rename = "type", default = "function_type")]
     pub kind: String,
     pub function: FunctionDefinition,
+    /// A prompt-cache marker after this tool (the tool list so far is cached).
+    #[serde(default)]
+    pub cache_control: Option<Value>,
 }
 
 fn function_type() -> String {

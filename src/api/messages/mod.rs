@@ -43,11 +43,12 @@ pub fn translate(
 ) -> Result<Translated, ApiError> {
     let mut req = request::parse(body)?;
     let model_id = model_id(ctx, &req.model)?;
-    if !speaks_anthropic(&model_id) {
-        return through_converse(req, model_id, ctx);
+    let caps = (ctx.capability_model)(&model_id);
+    if !speaks_anthropic(&caps) {
+        return through_converse(req, model_id, &caps, ctx);
     }
     refuse_invoke_guardrail(&mut req, ctx)?;
-    let invoke = request::to_invoke_body(req.body, &model_id, header_betas);
+    let invoke = request::to_invoke_body(req.body, &caps, header_betas);
     let (action, answer) = if req.stream {
         let stream = stream::messages_stream(req.model);
         (
@@ -94,6 +95,7 @@ fn refuse_invoke_guardrail(
 fn through_converse(
     mut req: request::MessagesRequest,
     model_id: String,
+    caps: &str,
     ctx: &RequestContext<'_>,
 ) -> Result<Translated, ApiError> {
     let requested = guardrail::take_requested(&mut req.body, None);
@@ -103,7 +105,7 @@ fn through_converse(
         requested.as_ref(),
         req.stream,
     )?;
-    let mut converse = converse_request::to_converse(req.body, &model_id, ctx.config)?;
+    let mut converse = converse_request::to_converse(req.body, caps, ctx.config)?;
     converse.guardrail_config = guardrail_config;
     let id = format!("msg_{}", ctx.request_id);
     let answer = if req.stream {
@@ -148,7 +150,7 @@ pub fn count_tokens(
     header_betas: Option<&str>,
 ) -> Result<Translated, ApiError> {
     let req = request::parse(body)?;
-    let model_id = model_id(ctx, &req.model)?;
+    let model_id = (ctx.capability_model)(&model_id(ctx, &req.model)?);
     if !counts_tokens(&model_id) {
         return Err(ApiError::new(
             501,
@@ -190,6 +192,7 @@ mod tests {
             now: fixed_now(),
             recall_item: None,
             key_name: None,
+            capability_model: &crate::api::same_model,
         }
     }
 

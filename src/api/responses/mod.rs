@@ -37,7 +37,7 @@ pub fn translate(body: &[u8], ctx: &RequestContext<'_>) -> Result<Translated, Ap
         requested.as_ref(),
         req.stream.unwrap_or(false),
     )?;
-    let mut translation = to_converse(req, ctx.config)?;
+    let mut translation = to_converse(req, ctx.config, ctx.capability_model)?;
     translation.converse.guardrail_config = guardrail_config;
     let meta = ResponseMeta {
         id,
@@ -189,6 +189,7 @@ mod tests {
             now: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
             recall_item: recall,
             key_name: None,
+            capability_model: &crate::api::same_model,
         };
         let translated = translate(body, &ctx)?;
         Ok(serde_json::from_slice(&translated.body).unwrap())
@@ -234,6 +235,7 @@ mod tests {
             now: UNIX_EPOCH + Duration::new(secs, nanos),
             recall_item: None,
             key_name: None,
+            capability_model: &crate::api::same_model,
         };
         let (a, b) = (
             response_id(&at(1_800_000_000, 1)),
@@ -251,6 +253,7 @@ mod tests {
             now: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
             recall_item: Some(recall),
             key_name: None,
+            capability_model: &crate::api::same_model,
         };
         translate(body.to_string().as_bytes(), &ctx).unwrap()
     }

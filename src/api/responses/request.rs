@@ -86,9 +86,11 @@ fn unknown_item(index: usize, id: &str) -> ApiError {
     .with_code("item_not_found")
 }
 
+/// `capability_model` names the model whose capabilities apply (see `RequestContext`).
 pub fn to_converse(
     req: ResponsesRequest,
     config: &Config,
+    capability_model: &dyn Fn(&str) -> String,
 ) -> Result<ResponsesTranslation, ApiError> {
     if req
         .previous_response_id
@@ -101,8 +103,12 @@ pub fn to_converse(
         return Err(stateless("conversation"));
     }
     let requested_model = req.model.clone();
-    let model_id = config.resolve_model(&req.model).to_string();
+    let model_id = config
+        .resolve_chat_model(Some(&req.model))
+        .unwrap_or(&req.model)
+        .to_string();
     model_id::validate_model_id(&model_id)?;
+    let caps = capability_model(&model_id);
 
     let mut conversation = Conversation::default();
     if let Some(instructions) = &req.instructions {
@@ -135,7 +141,7 @@ pub fn to_converse(
             Tool::CachePoint(_) => None,
         })
         .collect();
-    let plan = structured_output::plan(&format, &model_id, &taken)
+    let plan = structured_output::plan(&format, &caps, &taken)
         .map_err(|e| e.with_param("text.format.schema"))?;
     let (output_config, answer_tool) = plan.apply(&mut conversation);
     let response_tool = answer_tool.as_ref().map(|spec| spec.name.clone());
@@ -149,7 +155,7 @@ pub fn to_converse(
         Some(client_tools),
         choice,
         answer_tool,
-        &model_id,
+        &caps,
         req.parallel_tool_calls,
         &mut extra,
     );
@@ -162,7 +168,7 @@ pub fn to_converse(
         _ => config.interleaved_thinking,
     };
     let converse = assemble(ConverseParts {
-        model_id: &model_id,
+        model_id: &caps,
         conversation,
         messages_param: "input",
         caching: prompt_caching_targets(config, req.other.get("prompt_caching")),
@@ -465,7 +471,11 @@ mod tests {
         if req.get("model").is_none() {
             req["model"] = json!(HAIKU);
         }
-        to_converse(parse_request(req.to_string().as_bytes())?, &config())
+        to_converse(
+            parse_request(req.to_string().as_bytes())?,
+            &config(),
+            &crate::api::same_model,
+        )
     }
 
     fn converse(req: Value) -> Value {

@@ -73,7 +73,7 @@ impl EmbeddingsJob {
             dimensions,
             input_type,
         } = embeddings::parse(body)?;
-        let model_id = config.resolve_model(&model).to_string();
+        let model_id = config.resolve_embedding_model(&model).to_string();
         validate_model_id(&model_id)?;
         let family = family(&model_id).ok_or_else(|| {
             ApiError::invalid_param(

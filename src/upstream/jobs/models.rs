@@ -22,7 +22,13 @@ const MAX_PROFILE_PAGES: usize = 20;
 #[derive(Debug, Default)]
 pub struct ModelCache {
     list: Option<(Vec<ModelEntry>, SystemTime)>,
+    /// Application inference profile ARN → the foundation model behind it (None: the control
+    /// plane could not say), with when it was asked.
+    profiles: BTreeMap<String, (Option<String>, SystemTime)>,
 }
+
+/// Application profiles remembered per VM (clients name any ARN; the oldest goes first).
+const MAX_PROFILES: usize = 256;
 
 impl ModelCache {
     /// The cached list if it is younger than `ttl`.
@@ -40,6 +46,33 @@ impl ModelCache {
     pub fn store(&mut self, list: Vec<ModelEntry>, now: SystemTime) {
         self.list = Some((list, now));
     }
+
+    /// What is known of an application profile: `Some(Some(model))`, `Some(None)` when the
+    /// control plane could not say, `None` when it was not asked within `ttl`.
+    pub fn profile_model(&self, arn: &str, now: SystemTime, ttl: Duration) -> Option<Option<&str>> {
+        let (model, asked) = self.profiles.get(arn)?;
+        let age = now.duration_since(*asked).unwrap_or(Duration::ZERO);
+        (age < ttl).then_some(model.as_deref())
+    }
+
+    pub fn learn_profile(&mut self, arn: &str, model: Option<String>, now: SystemTime) {
+        if self.profiles.len() >= MAX_PROFILES && !self.profiles.contains_key(arn) {
+            let oldest = self
+                .profiles
+                .iter()
+                .min_by_key(|(_, (_, asked))| *asked)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.profiles.remove(&oldest);
+            }
+        }
+        self.profiles.insert(arn.to_string(), (model, now));
+    }
+}
+
+/// Whether a model id is an application inference profile, which names no model.
+pub fn is_application_profile(model_id: &str) -> bool {
+    model_id.starts_with("arn:") && model_id.contains(":application-inference-profile/")
 }
 
 /// The models a client can call, from the two control-plane listings: active text models

@@ -55,6 +55,33 @@ pub fn start(
     Ok((job, Step::Dispatch(vec![outbound])))
 }
 
+/// GetInferenceProfile for the gateway itself: which model an application profile runs.
+pub fn lookup_call(
+    config: &Config,
+    arn: &str,
+    now: SystemTime,
+) -> Result<crate::upstream::calls::OutboundCall, ApiError> {
+    let target = Target {
+        cluster: &config.control_plane_cluster,
+        host: &config.control_plane_host,
+        timeout: TIMEOUT,
+    };
+    let path = format!("{LIST_INFERENCE_PROFILES}/{}", encode_path_segment(arn));
+    signed_call(config, &target, 0, "GET", &path, Vec::new(), now)
+}
+
+/// The foundation model id in a GetInferenceProfile answer (its first model's ARN ends in
+/// `foundation-model/<id>`); None when the call failed or the answer names none.
+pub fn model_of(response: &CallResponse) -> Option<String> {
+    if response.status != 200 {
+        return None;
+    }
+    let profile: Value = serde_json::from_slice(&response.body).ok()?;
+    let arn = profile.get("models")?.get(0)?.get("modelArn")?.as_str()?;
+    let (_, id) = arn.split_once("foundation-model/")?;
+    (!id.is_empty()).then(|| id.to_string())
+}
+
 impl ProfilesJob {
     pub fn on_response(&self, config: &Config, response: CallResponse) -> Step {
         if let Some(why) = response.unreachable() {
