@@ -194,9 +194,6 @@ def test_prompt_caching_reports_cache_writes_then_reads(client, emulator):
     assert second.usage.prompt_tokens == first.usage.prompt_tokens
 
 
-@pytest.mark.xfail(reason="gateway: send cachePoint only to models with prompt caching, drop it for Claude 3 "
-                          "Haiku ('You invoked an unsupported model or your request did not allow prompt caching.') "
-                          "and Nova 2 Lite ('extraneous key [cachePoint] is not permitted') (issue 17)", strict=True)
 @pytest.mark.parametrize("model", [HAIKU, "us.amazon.nova-2-lite-v1:0"])
 def test_prompt_caching_is_dropped_for_a_model_without_it(client, emulator, model):
     messages = [{"role": "system", "content": "You are a meticulous assistant. " * 300},

@@ -142,9 +142,6 @@ def test_model_allow_lists_globally_and_per_key(fresh_emulator, tmp_path):
         gw.close()
 
 
-@pytest.mark.xfail(reason="gateway: remove what can carry a secret from Bedrock's error messages before clients and "
-                          "logs see them (AWS echoes the canonical request with signed header values, "
-                          "x-amz-security-token included) (issue 17)", strict=True)
 def test_a_signature_error_never_echoes_the_session_token():
     token = "FwoGZXIvYXdzEXAMPLEsessionTOKENforTHEgateway"
     emu = Emulator(EMULATOR_SESSION_TOKEN=token)

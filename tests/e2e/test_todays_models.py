@@ -1,6 +1,6 @@
 """What users of today's models expect of the gateway (issue 17): a valid request, never a 400
-the client cannot avoid. Each xfail is a gateway (src/) change still to make; the emulator
-refuses these requests exactly as Bedrock does (tests/emulator/test_model_rules.py)."""
+the client cannot avoid. The emulator refuses the unfixed requests exactly as Bedrock does
+(tests/emulator/test_model_rules.py)."""
 
 import json
 
@@ -26,18 +26,11 @@ def test_temperature_and_top_p_on_opus_45_sends_one(client, emulator):
         assert ("temperature" in inference) != ("topP" in inference)
 
 
-@pytest.mark.xfail(reason="gateway: find the model behind an application inference profile ARN "
-                          "(GetInferenceProfile, cached) and send one of temperature/top_p for Opus 4.1 and "
-                          "Claude 4.5+; Bedrock: '`temperature` and `top_p` cannot both be specified for this "
-                          "model. Please use only one.' (issue 17)", strict=True)
 def test_temperature_and_top_p_behind_an_application_profile(client, emulator):
     resp = client.chat.completions.create(model=SONNET45_APP, messages=HI, temperature=0.5, top_p=0.9)
     assert resp.choices[0].message.content == "Echo: hi"
 
 
-@pytest.mark.xfail(reason="gateway: reasoning_effort with a max_tokens too small for the 1,024-token minimum "
-                          "budget answers without thinking (today its own 400 'reasoning needs max_tokens above "
-                          "1024.') (issue 17)", strict=True)
 @pytest.mark.parametrize("api", ["chat", "responses"])
 def test_reasoning_effort_with_a_small_max_tokens_answers_without_thinking(client, emulator, api):
     if api == "chat":
@@ -50,8 +43,6 @@ def test_reasoning_effort_with_a_small_max_tokens_answers_without_thinking(clien
     assert "thinking" not in json.dumps(last_body(emulator).get("additionalModelRequestFields", {}))
 
 
-@pytest.mark.xfail(reason="gateway: OpenAI-format cache_control markers on content parts (Cline, OpenRouter-style "
-                          "clients) become cachePoints on models with prompt caching (issue 17)", strict=True)
 def test_cache_control_markers_become_cache_points(client, emulator):
     messages = [{"role": "system", "content": [{"type": "text", "text": "rules " * 1500,
                                                 "cache_control": {"type": "ephemeral"}}]},
