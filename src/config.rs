@@ -262,12 +262,35 @@ fn host_of_url(url: &str) -> Result<String, String> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| format!("endpoint_url must start with http:// or https://, got {url:?}"))?;
+        .ok_or_else(|| {
+            format!(
+                "endpoint_url must start with http:// or https://, got {:?}",
+                shown_url(url)
+            )
+        })?;
     let host = rest.split('/').next().unwrap_or_default();
     if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '@') {
-        return Err(format!("endpoint_url has no valid host: {url:?}"));
+        return Err(format!(
+            "endpoint_url has no valid host (credentials do not belong in it): {:?}",
+            shown_url(url)
+        ));
     }
     Ok(host.to_string())
+}
+
+/// A URL as it may appear in an error: without user:password, query or fragment (they can
+/// hold credentials).
+fn shown_url(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or("");
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    let shown = if scheme.is_empty() {
+        format!("{host}/{path}")
+    } else {
+        format!("{scheme}://{host}/{path}")
+    };
+    shown.trim_end_matches('/').chars().take(200).collect()
 }
 
 impl Config {
@@ -1021,5 +1044,23 @@ mod tests {
         assert!(!constant_time_eq(b"abc", b"abcd"));
         assert!(!constant_time_eq(b"", b"a"));
         assert!(!constant_time_eq(b"a", b""));
+    }
+
+    #[test]
+    fn endpoint_url_errors_never_echo_credentials() {
+        for url in [
+            "https://AKIDEXAMPLE:s3cr3t@bedrock.example.com/x?token=abc",
+            "ftp://user:s3cr3t@host/?sig=abc",
+        ] {
+            let json = format!(
+                r#"{{"upstream_auth":"envoy","client_auth":false,"endpoint_url":"{url}"}}"#
+            );
+            let err = Config::load(json.as_bytes(), &|_| None).unwrap_err();
+            assert!(err.starts_with("endpoint_url"), "{err}");
+            assert!(
+                !err.contains("s3cr3t") && !err.contains("abc") && !err.contains("AKID"),
+                "{err}"
+            );
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! InvokeModelWithResponseStream: `chunk` frames whose payload is `{"bytes": base64}` of one
 //! model-native event (Anthropic's stream events for Claude), and exception frames.
 
-use crate::bedrock::stream::exception_error;
+use crate::bedrock::stream::frame_error;
 use crate::error::ApiError;
 use crate::stream::driver::EventSource;
 use crate::stream::eventstream::{Frame, FrameDecoder};
@@ -22,17 +22,11 @@ struct Chunk {
 
 /// The model event a frame carries; `Ok(None)` for frames that carry none.
 pub fn chunk_event(frame: &Frame) -> Result<Option<Value>, ApiError> {
-    match frame.message_type.as_deref() {
-        Some("exception") => Err(exception_error(
-            frame.exception_type.as_deref().unwrap_or_default(),
-            &frame.payload,
-        )),
-        Some("error") => Err(ApiError::from_bedrock(
-            502,
-            frame.error_code.as_deref().unwrap_or_default(),
-            frame.error_message.as_deref().unwrap_or_default(),
-        )),
-        _ if frame.event_type.as_deref() == Some("chunk") => {
+    if let Some(error) = frame_error(frame) {
+        return Err(error);
+    }
+    match frame.event_type.as_deref() {
+        Some("chunk") => {
             let invalid = |what: &str| {
                 ApiError::bad_gateway(format!("Bedrock: invalid stream chunk ({what})"))
             };

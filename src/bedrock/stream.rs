@@ -208,19 +208,29 @@ impl EventSource for EventReader {
     }
 }
 
-/// Interprets one decoded frame. `Err` for exception/error frames and for a known event whose
-/// payload does not parse.
-pub fn parse_frame(frame: &Frame) -> Result<StreamEvent, ApiError> {
+/// The error an exception or error frame carries (any event stream Bedrock sends).
+pub fn frame_error(frame: &Frame) -> Option<ApiError> {
     match frame.message_type.as_deref() {
-        Some("exception") => Err(exception_error(
+        Some("exception") => Some(exception_error(
             frame.exception_type.as_deref().unwrap_or_default(),
             &frame.payload,
         )),
-        Some("error") => Err(ApiError::from_bedrock(
+        Some("error") => Some(ApiError::from_bedrock(
             502,
             frame.error_code.as_deref().unwrap_or_default(),
             frame.error_message.as_deref().unwrap_or_default(),
         )),
+        _ => None,
+    }
+}
+
+/// Interprets one decoded frame. `Err` for exception/error frames and for a known event whose
+/// payload does not parse.
+pub fn parse_frame(frame: &Frame) -> Result<StreamEvent, ApiError> {
+    if let Some(error) = frame_error(frame) {
+        return Err(error);
+    }
+    match frame.message_type.as_deref() {
         Some("event") | None => match frame.event_type.as_deref() {
             Some(event_type) => parse_event(event_type, &frame.payload),
             None => Ok(StreamEvent::Unknown(String::new())),

@@ -59,7 +59,14 @@ pub fn assemble(parts: ConverseParts<'_>) -> Result<ConverseRequest, ApiError> {
             ),
         ));
     }
-    settle_cache_points(model_id, caching, &mut system, &mut messages);
+    let mut tool_config = tool_config;
+    settle_cache_points(
+        model_id,
+        caching,
+        &mut system,
+        tool_config.as_mut().map(|t| &mut t.tools),
+        &mut messages,
+    );
 
     let mut inference = InferenceConfig {
         max_tokens: sampling.max_tokens,

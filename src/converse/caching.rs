@@ -1,7 +1,7 @@
 //! Prompt caching: where cache points go (config default, per-request override) and putting
 //! them into the Converse request.
 
-use crate::bedrock::converse::{CachePoint, ContentBlock, Message, Role, SystemBlock};
+use crate::bedrock::converse::{CachePoint, ContentBlock, Message, Role, SystemBlock, Tool};
 use crate::config::Config;
 use serde_json::Value;
 
@@ -45,8 +45,11 @@ pub fn settle_cache_points(
     model_id: &str,
     targets: CacheTargets,
     system: &mut Vec<SystemBlock>,
+    tools: Option<&mut Vec<Tool>>,
     messages: &mut [Message],
 ) {
+    let mut no_tools = Vec::new();
+    let tools = tools.unwrap_or(&mut no_tools);
     let caches = crate::capabilities::supports_prompt_caching(model_id)
         || crate::capabilities::is_arn(model_id);
     if caches {
@@ -65,6 +68,7 @@ pub fn settle_cache_points(
     }
     if !caches {
         system.retain(|b| !matches!(b, SystemBlock::CachePoint(_)));
+        tools.retain(|t| !matches!(t, Tool::CachePoint(_)));
         return;
     }
     // Over the limit: drop the earliest points (system first, then turns in order).
@@ -76,11 +80,23 @@ pub fn settle_cache_points(
         .iter()
         .filter(|b| matches!(b, SystemBlock::CachePoint(_)))
         .count();
+    let in_tools = tools
+        .iter()
+        .filter(|t| matches!(t, Tool::CachePoint(_)))
+        .count();
     let mut excess = in_system
+        .saturating_add(in_tools)
         .saturating_add(in_messages)
         .saturating_sub(MAX_CACHE_POINTS);
     system.retain(|b| {
         let drop = excess > 0 && matches!(b, SystemBlock::CachePoint(_));
+        if drop {
+            excess = excess.saturating_sub(1);
+        }
+        !drop
+    });
+    tools.retain(|t| {
+        let drop = excess > 0 && matches!(t, Tool::CachePoint(_));
         if drop {
             excess = excess.saturating_sub(1);
         }

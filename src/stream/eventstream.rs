@@ -297,6 +297,36 @@ pub(crate) mod test_support {
         pieces
     }
 
+    /// An InvokeModelWithResponseStream `chunk` frame carrying one model event.
+    pub(crate) fn chunk(event: serde_json::Value) -> Vec<u8> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD.encode(event.to_string());
+        encode(
+            &[
+                (":message-type", "event"),
+                (":event-type", "chunk"),
+                (":content-type", "application/json"),
+            ],
+            serde_json::json!({ "bytes": bytes, "p": "abc" })
+                .to_string()
+                .as_bytes(),
+        )
+    }
+
+    /// Named SSE events (`event:` / `data:`) as (name, JSON) pairs.
+    pub(crate) fn named_events(sse: &[u8]) -> Vec<(String, serde_json::Value)> {
+        String::from_utf8(sse.to_vec())
+            .unwrap()
+            .split("\n\n")
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                let (name, data) = e.split_once("\ndata: ").unwrap();
+                let name = name.trim_start_matches("event: ").to_string();
+                (name, serde_json::from_str(data).unwrap())
+            })
+            .collect()
+    }
+
     /// Random split points (1..=max_cuts of them) for a stream of `len` bytes.
     pub(crate) fn random_cuts(rng: &mut Rng, len: usize, max_cuts: usize) -> Vec<usize> {
         let n = 1 + rng.below(max_cuts);

@@ -1,7 +1,7 @@
 """bedrock-access-gateway (BAG) users moving over: the gateway configured with BAG's environment
 names only, called the way BAG's documentation calls it (base URL `/api/v1`, the openai SDK and
 raw JSON with a literal `extra_body`), and BAG's own settings for OpenAI model names
-(`DEFAULT_MODEL`, `DEFAULT_EMBEDDING_MODEL`) and prompt caching (docs/migrating-from-bag.md)."""
+(`DEFAULT_MODEL`, `DEFAULT_EMBEDDING_MODEL`) and prompt caching (README "Migrating from bedrock-access-gateway")."""
 
 import json
 import urllib.error

@@ -1,6 +1,6 @@
 """What users of today's models expect of the gateway (issue 17): a valid request, never a 400
-the client cannot avoid. The emulator refuses the unfixed requests exactly as Bedrock does
-(tests/emulator/test_model_rules.py)."""
+the client cannot avoid. The emulator refuses each request the gateway must repair exactly as
+Bedrock does (tests/emulator/test_model_rules.py)."""
 
 import json
 

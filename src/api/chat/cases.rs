@@ -492,6 +492,15 @@ fn cases() -> Vec<Case> {
             json!({"system": [{"text": "Rules."}], "messages": [user("q")]}),
         ),
         case(
+            "a cache_control marker on a tool caches the tool list where the model caches",
+            json!({"model": SONNET4, "messages": [{"role": "user", "content": "q"}],
+                   "tools": [{"type": "function", "function": {"name": "f", "description": "d"},
+                              "cache_control": {"type": "ephemeral"}}]}),
+            json!({"messages": [user("q")], "toolConfig": {"tools": [
+                {"toolSpec": {"name": "f", "description": "d", "inputSchema": {"json": {"type": "object", "properties": {}}}}},
+                {"cachePoint": {"type": "default"}}]}}),
+        ),
+        case(
             "cache_control markers on content parts become cache points where the model caches",
             json!({"model": SONNET4, "messages": [
                 {"role": "system", "content": [{"type": "text", "text": "Rules.", "cache_control": {"type": "ephemeral"}}]},

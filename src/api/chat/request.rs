@@ -327,12 +327,14 @@ fn tools_offered(req: &ChatRequest) -> Result<Option<Vec<Tool>>, ApiError> {
             format!("At most {MAX_TOOLS} tools are supported."),
         ));
     }
-    tools
-        .iter()
-        .enumerate()
-        .map(|(i, t)| tool_spec(t, i).map(Tool::ToolSpec))
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+    let mut offered = Vec::with_capacity(tools.len());
+    for (i, tool) in tools.iter().enumerate() {
+        offered.push(Tool::ToolSpec(tool_spec(tool, i)?));
+        if tool.cache_control.is_some() {
+            offered.push(Tool::CachePoint(CachePoint::default_point()));
+        }
+    }
+    Ok(Some(offered))
 }
 
 /// A chat tool definition as a Converse tool spec; only `function` tools exist in chat.

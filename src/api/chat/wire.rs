@@ -148,6 +148,9 @@ pub struct ToolDefinition {
     #[serde(rename = "type", default = "function_type")]
     pub kind: String,
     pub function: FunctionDefinition,
+    /// A prompt-cache marker after this tool (the tool list so far is cached).
+    #[serde(default)]
+    pub cache_control: Option<Value>,
 }
 
 fn function_type() -> String {

@@ -275,8 +275,8 @@ impl EventHandler for ConverseEvents {
 mod tests {
     use super::*;
     use crate::stream::eventstream::test_support::{
-        block_stop, random_cuts, reasoning, split_at_points, start, stop, text, tool_input,
-        tool_start, Rng,
+        block_stop, named_events, random_cuts, reasoning, split_at_points, start, stop, text,
+        tool_input, tool_start, Rng,
     };
     #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
     use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -286,21 +286,6 @@ mod tests {
             "metadata",
             json!({"usage": {"inputTokens": 7, "outputTokens": 3, "totalTokens": 10}, "metrics": {"latencyMs": 1}}),
         )
-    }
-
-    fn sse_events(bytes: &[u8]) -> Vec<(String, Value)> {
-        String::from_utf8(bytes.to_vec())
-            .unwrap()
-            .split("\n\n")
-            .filter(|e| !e.is_empty())
-            .map(|e| {
-                let (name, data) = e.split_once("\ndata: ").unwrap();
-                (
-                    name.trim_start_matches("event: ").to_string(),
-                    serde_json::from_str(data).unwrap(),
-                )
-            })
-            .collect()
     }
 
     #[test]
@@ -323,7 +308,7 @@ mod tests {
         let mut whole = converse_messages_stream("msg_1".into(), "nova".into());
         let mut expected = whole.push(&bytes);
         expected.extend(whole.finish());
-        let events = sse_events(&expected);
+        let events = named_events(&expected);
         let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,

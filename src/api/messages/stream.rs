@@ -126,23 +126,10 @@ impl EventHandler for MessagesEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::eventstream::test_support::{encode, split_at_points};
-    use base64::Engine;
+    use crate::stream::eventstream::test_support::{chunk, encode, named_events, split_at_points};
     use serde_json::json;
     #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-
-    fn chunk(event: Value) -> Vec<u8> {
-        let bytes = base64::engine::general_purpose::STANDARD.encode(event.to_string());
-        encode(
-            &[
-                (":message-type", "event"),
-                (":event-type", "chunk"),
-                (":content-type", "application/json"),
-            ],
-            json!({ "bytes": bytes, "p": "abc" }).to_string().as_bytes(),
-        )
-    }
 
     fn claude_stream() -> Vec<u8> {
         [
@@ -159,28 +146,13 @@ mod tests {
         .concat()
     }
 
-    fn events(sse: &[u8]) -> Vec<(String, Value)> {
-        String::from_utf8(sse.to_vec())
-            .unwrap()
-            .split("\n\n")
-            .filter(|e| !e.is_empty())
-            .map(|e| {
-                let (name, data) = e.split_once("\ndata: ").unwrap();
-                (
-                    name.trim_start_matches("event: ").to_string(),
-                    serde_json::from_str(data).unwrap(),
-                )
-            })
-            .collect()
-    }
-
     #[test]
     fn chunks_become_anthropic_sse_the_same_at_every_split() {
         let bytes = claude_stream();
         let mut whole = messages_stream("claude-opus-4-8".into());
         let mut expected = whole.push(&bytes);
         expected.extend(whole.finish());
-        let parsed = events(&expected);
+        let parsed = named_events(&expected);
         let names: Vec<&str> = parsed.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,
@@ -227,13 +199,13 @@ mod tests {
         let mut s = messages_stream("m".into());
         let mut out = s.push(&[claude_stream()[..50].to_vec(), Vec::new()].concat());
         out.extend(s.finish());
-        let last = events(&out).pop().unwrap();
+        let last = named_events(&out).pop().unwrap();
         assert_eq!(last.0, "error");
         assert_eq!(last.1["error"]["type"], "api_error");
 
         let mut s = messages_stream("m".into());
         let out = s.push(&exception);
-        let [(name, body)] = &events(&out)[..] else {
+        let [(name, body)] = &named_events(&out)[..] else {
             panic!()
         };
         assert_eq!(name, "error");

@@ -147,24 +147,11 @@ fn json_usage(body: &[u8]) -> Option<Usage> {
 mod tests {
     use super::*;
     use crate::stream::eventstream::test_support::{
-        encode, event, random_cuts, split_at_points, Rng,
+        chunk, event, random_cuts, split_at_points, Rng,
     };
-    use base64::Engine;
     use serde_json::json;
     #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-
-    fn chunk(event: Value) -> Vec<u8> {
-        let bytes = base64::engine::general_purpose::STANDARD.encode(event.to_string());
-        encode(
-            &[
-                (":message-type", "event"),
-                (":event-type", "chunk"),
-                (":content-type", "application/json"),
-            ],
-            json!({ "bytes": bytes }).to_string().as_bytes(),
-        )
-    }
 
     #[test]
     fn invoke_streams_report_the_last_chunks_metrics_however_split() {
