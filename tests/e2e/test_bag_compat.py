@@ -73,10 +73,6 @@ def test_bag_client_code_works_unchanged_at_api_v1(bag_client, emulator):
     assert all(r["auth_ok"] for r in emulator.requests())
 
 
-@pytest.mark.xfail(reason="gateway: with prompt caching on, decide by the model behind an application inference "
-                          "profile ARN (GetInferenceProfile): abc123profile is Claude 3 Haiku, which has no prompt "
-                          "caching; Bedrock: 'You invoked an unsupported model or your request did not allow prompt "
-                          "caching.' (issue 17)", strict=True)
 def test_application_inference_profile_arn_is_a_model(bag_client, emulator):
     reply = bag_client.chat.completions.create(model=APP_PROFILE, messages=[HELLO])
     assert reply.choices[0].message.content == "Echo: Hello!"
