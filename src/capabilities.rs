@@ -67,9 +67,20 @@ pub fn rejects_temperature_with_top_p(model_id: &str) -> bool {
     newer_claude || is_arn(model_id)
 }
 
-/// DeepSeek R1 on Bedrock has no tool use; everything else we route does.
+/// Models without tool use on Bedrock: DeepSeek R1, Mistral 7B and Mixtral 8x7B.
 pub fn supports_tools(model_id: &str) -> bool {
-    !base_model_id(model_id).starts_with("deepseek.r1")
+    let id = base_model_id(model_id);
+    !(id.starts_with("deepseek.r1") || takes_no_system_prompt(id))
+}
+
+/// Mistral 7B and Mixtral 8x7B refuse system prompts ("This model doesn't support system
+/// messages."): the gateway puts the system text at the start of the first user turn.
+pub fn supports_system_prompt(model_id: &str) -> bool {
+    !takes_no_system_prompt(base_model_id(model_id))
+}
+
+fn takes_no_system_prompt(base_id: &str) -> bool {
+    base_id.starts_with("mistral.mistral-7b") || base_id.starts_with("mistral.mixtral")
 }
 
 /// Models that take `toolChoice` `any`/`tool`; the others only take `auto` (Bedrock 400s).

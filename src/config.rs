@@ -576,6 +576,15 @@ impl Config {
         out
     }
 
+    /// The names of the keys that have a quota.
+    pub fn keys_under_quota(&self) -> Vec<&str> {
+        self.client_keys
+            .iter()
+            .filter(|k| self.quota_for(&k.name).is_some())
+            .map(|k| k.name.as_str())
+            .collect()
+    }
+
     /// The quota of the key named `key_name`; None when it has no limits.
     pub fn quota_for(&self, key_name: &str) -> Option<Quota> {
         let own = self

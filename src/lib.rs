@@ -21,6 +21,7 @@ pub mod converse;
 pub mod error;
 pub mod exchange;
 pub mod header_map;
+pub mod jobs;
 pub mod local_reply;
 pub mod observability;
 pub mod policy;

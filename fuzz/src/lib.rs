@@ -10,10 +10,10 @@ use bedrock_access_filter::api::chat::stream::ChatStream;
 use bedrock_access_filter::api::{
     chat, responses, AnswerTranslator, RequestContext, StreamTranslator, Translated,
 };
+use bedrock_access_filter::bedrock::eventstream::{DecodeError, Frame, FrameDecoder};
 use bedrock_access_filter::bedrock::model_id::{runtime_path, validate_model_id};
 use bedrock_access_filter::config::{Config, UpstreamAuth};
 use bedrock_access_filter::error::ApiError;
-use bedrock_access_filter::stream::eventstream::{DecodeError, Frame, FrameDecoder};
 use bedrock_access_filter::upstream::sign::{self, SignInput};
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -1,10 +1,9 @@
 //! InvokeModelWithResponseStream: `chunk` frames whose payload is `{"bytes": base64}` of one
 //! model-native event (Anthropic's stream events for Claude), and exception frames.
 
+use crate::bedrock::eventstream::{Frame, FrameDecoder};
 use crate::bedrock::stream::frame_error;
 use crate::error::ApiError;
-use crate::stream::driver::EventSource;
-use crate::stream::eventstream::{Frame, FrameDecoder};
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::Value;
@@ -43,14 +42,14 @@ pub fn chunk_event(frame: &Frame) -> Result<Option<Value>, ApiError> {
     }
 }
 
-impl EventSource for ChunkReader {
-    type Event = Value;
-
-    fn push(&mut self, bytes: &[u8]) {
+impl ChunkReader {
+    pub fn push(&mut self, bytes: &[u8]) {
         self.decoder.push(bytes);
     }
 
-    fn next_event(&mut self) -> Option<Result<Value, ApiError>> {
+    /// The next model event, `None` until more bytes arrive; `Err` for a corrupt stream or
+    /// an exception frame.
+    pub fn next_event(&mut self) -> Option<Result<Value, ApiError>> {
         loop {
             match self.decoder.next_frame() {
                 Ok(Some(frame)) => match chunk_event(&frame) {
@@ -68,7 +67,8 @@ impl EventSource for ChunkReader {
         }
     }
 
-    fn cut_off(&self) -> Option<ApiError> {
+    /// The error for a stream that ended inside a frame, if it did.
+    pub fn cut_off(&self) -> Option<ApiError> {
         let left = self.decoder.buffered_len();
         (left > 0).then(|| {
             ApiError::bad_gateway(format!(

@@ -5,6 +5,7 @@ pub mod control_plane;
 pub mod converse;
 pub mod embeddings;
 pub mod errors;
+pub mod eventstream;
 pub mod invoke_stream;
 pub mod model_id;
 pub mod stream;

@@ -5,9 +5,8 @@
 //! a stream. Exception frames become an [`ApiError`].
 
 use crate::bedrock::converse::Usage;
+use crate::bedrock::eventstream::{Frame, FrameDecoder};
 use crate::error::ApiError;
-use crate::stream::driver::EventSource;
-use crate::stream::eventstream::{Frame, FrameDecoder};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -198,19 +197,6 @@ impl EventReader {
     }
 }
 
-impl EventSource for EventReader {
-    type Event = StreamEvent;
-    fn push(&mut self, bytes: &[u8]) {
-        EventReader::push(self, bytes)
-    }
-    fn next_event(&mut self) -> Option<Result<StreamEvent, ApiError>> {
-        EventReader::next_event(self)
-    }
-    fn cut_off(&self) -> Option<ApiError> {
-        EventReader::cut_off(self)
-    }
-}
-
 /// The error an exception or error frame carries (any event stream Bedrock sends).
 pub fn frame_error(frame: &Frame) -> Option<ApiError> {
     match frame.message_type.as_deref() {
@@ -298,7 +284,7 @@ fn exception_message(payload: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::eventstream::{test_support, FrameDecoder};
+    use crate::bedrock::eventstream::{test_support, FrameDecoder};
     use serde_json::json;
     #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
     use wasm_bindgen_test::wasm_bindgen_test as test;

@@ -1,7 +1,9 @@
 //! The tail every request translator shares: messages, cache points, inference settings and
 //! thinking, settled in that order into one Converse request.
 
-use crate::bedrock::converse::{ConverseRequest, InferenceConfig, ToolConfig};
+use crate::bedrock::converse::{
+    ContentBlock, ConverseRequest, InferenceConfig, Message, Role, SystemBlock, ToolConfig,
+};
 use crate::capabilities;
 use crate::converse::caching::{settle_cache_points, CacheTargets};
 use crate::converse::conversation::Conversation;
@@ -59,6 +61,9 @@ pub fn assemble(parts: ConverseParts<'_>) -> Result<ConverseRequest, ApiError> {
             ),
         ));
     }
+    if !capabilities::supports_system_prompt(model_id) {
+        fold_system_into_first_turn(&mut system, &mut messages);
+    }
     let mut tool_config = tool_config;
     settle_cache_points(
         model_id,
@@ -109,4 +114,24 @@ pub fn assemble(parts: ConverseParts<'_>) -> Result<ConverseRequest, ApiError> {
         output_config,
         guardrail_config: None,
     })
+}
+
+/// The system text as the opening text of the first user turn, for models without system
+/// prompts.
+fn fold_system_into_first_turn(system: &mut Vec<SystemBlock>, messages: &mut [Message]) {
+    let text: Vec<String> = std::mem::take(system)
+        .into_iter()
+        .filter_map(|b| match b {
+            SystemBlock::Text(t) => Some(t),
+            SystemBlock::CachePoint(_) => None,
+        })
+        .collect();
+    if text.is_empty() {
+        return;
+    }
+    if let Some(first) = messages.iter_mut().find(|m| m.role == Role::User) {
+        first
+            .content
+            .insert(0, ContentBlock::Text(text.join("\n\n")));
+    }
 }

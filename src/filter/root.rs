@@ -5,8 +5,8 @@ use super::http::Http;
 use super::metrics::Metrics;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::jobs::models::ModelCache;
 use crate::local_reply::LocalReply;
-use crate::upstream::jobs::models::ModelCache;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType};
 use std::cell::RefCell;
@@ -36,7 +36,10 @@ impl RootContext for Root {
                     config.upstream_auth,
                     config.client_keys.len()
                 );
-                crate::policy::quota::prepare_keys(&config, &super::item_store::SharedData);
+                crate::policy::quota::prepare_keys(
+                    &config.keys_under_quota(),
+                    &super::item_store::SharedData,
+                );
                 self.config = Some(Rc::new(config));
                 true
             }

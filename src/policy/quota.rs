@@ -115,12 +115,10 @@ pub fn prepare(store: &dyn SharedStore, key_name: &str) {
     }
 }
 
-/// Creates the slots of every key under a quota (see `prepare`).
-pub fn prepare_keys(config: &crate::config::Config, store: &dyn SharedStore) {
-    for key in &config.client_keys {
-        if config.quota_for(&key.name).is_some() {
-            prepare(store, &key.name);
-        }
+/// Creates the slots of these keys (see `prepare`).
+pub fn prepare_keys(key_names: &[&str], store: &dyn SharedStore) {
+    for name in key_names {
+        prepare(store, name);
     }
 }
 

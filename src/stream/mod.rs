@@ -1,5 +1,5 @@
-//! Streamed answers: the AWS event-stream frame decoder and the one driver every API's stream
-//! translator plugs its event handlers into.
+//! Streamed answers: the one driver every API's stream translator plugs its event handlers
+//! into, and the event sources it reads (Bedrock's two kinds of event stream).
 
 pub mod driver;
-pub mod eventstream;
+pub mod sources;

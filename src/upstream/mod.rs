@@ -1,7 +1,7 @@
 //! Everything that goes to AWS: the one builder of signed requests (the client's rewritten
-//! request and the filter's own calls alike), signing, and the jobs that make calls of their own.
+//! request and the filter's own calls alike), the calls themselves, and signing. The jobs that
+//! make calls of their own are in `crate::jobs`, beside this.
 
 pub mod calls;
-pub mod jobs;
 pub mod request;
 pub mod sign;

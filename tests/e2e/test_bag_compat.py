@@ -94,14 +94,15 @@ def test_a_wrong_key_is_refused_as_bag_refuses_it(bag_gateway, emulator):
 
 
 def test_enable_prompt_caching_and_bags_per_request_override(bag_gateway, bag_client, emulator):
-    # ENABLE_PROMPT_CACHING=true: after the system prompt and the last user message (Claude).
-    bag_client.chat.completions.create(model=HAIKU, messages=[SYSTEM, HELLO])
+    # ENABLE_PROMPT_CACHING=true: after the system prompt and the last user message (a Claude with
+    # prompt caching; Claude 3 Haiku has none).
+    bag_client.chat.completions.create(model=SONNET_4, messages=[SYSTEM, HELLO])
     # BAG's curl form: a literal "extra_body" field turns one of them off.
     status, body = post(bag_gateway, "/chat/completions", {
-        "model": HAIKU, "messages": [SYSTEM, HELLO], "extra_body": {"prompt_caching": {"messages": False}}})
+        "model": SONNET_4, "messages": [SYSTEM, HELLO], "extra_body": {"prompt_caching": {"messages": False}}})
     assert status == 200, body
     # BAG's Python form: openai-python merges extra_body into the top level (BAG ignores it there).
-    bag_client.chat.completions.create(model=HAIKU, messages=[SYSTEM, HELLO],
+    bag_client.chat.completions.create(model=SONNET_4, messages=[SYSTEM, HELLO],
                                        extra_body={"prompt_caching": {"system": False}})
     cached = [(CACHE_POINT in b["system"], CACHE_POINT in b["messages"][-1]["content"])
               for b in converse_bodies(emulator)]
@@ -257,7 +258,7 @@ def test_default_embedding_model_takes_every_text_embedding_name(default_model_g
 def test_enable_prompt_caching_values_as_bag_reads_them(emulator, value, on):
     gw = Gateway(gateway_env(emulator, ENABLE_PROMPT_CACHING=value))
     try:
-        gw.client().chat.completions.create(model=HAIKU, messages=[SYSTEM, HELLO])
+        gw.client().chat.completions.create(model=SONNET_4, messages=[SYSTEM, HELLO])
         (body,) = converse_bodies(emulator)
         assert (CACHE_POINT in body["system"]) is on
     finally:

@@ -5,7 +5,7 @@ use crate::args::Args;
 use bedrock_access_filter::config::Config;
 use bedrock_access_filter::exchange::{Exchange, Host, RequestHead};
 use bedrock_access_filter::step::Step;
-use bedrock_access_filter::upstream::jobs::models::ModelCache;
+use bedrock_access_filter::jobs::models::ModelCache;
 use bedrock_access_filter::upstream::sign::{self, SignInput};
 use bedrock_access_filter::api::chat::stream::ChatStream;
 use bedrock_access_filter::api::{chat, AnswerTranslator, RequestContext, Translated};

@@ -492,6 +492,12 @@ fn cases() -> Vec<Case> {
             json!({"system": [{"text": "Rules."}], "messages": [user("q")]}),
         ),
         case(
+            "a model without system prompts (Mixtral) gets the system text first in the user turn",
+            json!({"model": "mistral.mixtral-8x7b-instruct-v0:1", "messages": [
+                {"role": "system", "content": "Be brief."}, {"role": "user", "content": "q"}]}),
+            json!({"messages": [{"role": "user", "content": [{"text": "Be brief."}, {"text": "q"}]}]}),
+        ),
+        case(
             "a cache_control marker on a tool caches the tool list where the model caches",
             json!({"model": SONNET4, "messages": [{"role": "user", "content": "q"}],
                    "tools": [{"type": "function", "function": {"name": "f", "description": "d"},

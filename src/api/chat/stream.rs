@@ -411,7 +411,7 @@ struct FunctionDelta<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::eventstream::test_support::{
+    use crate::bedrock::eventstream::test_support::{
         block_stop, event, exception, random_cuts, reasoning, split_at_points, start, stop, text,
         tool_input, tool_start, Rng,
     };

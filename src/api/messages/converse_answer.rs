@@ -281,7 +281,7 @@ impl EventHandler for ConverseEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::eventstream::test_support::{
+    use crate::bedrock::eventstream::test_support::{
         block_stop, named_events, random_cuts, reasoning, split_at_points, start, stop, text,
         tool_input, tool_start, Rng,
     };
@@ -289,7 +289,7 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn metadata() -> Vec<u8> {
-        crate::stream::eventstream::test_support::event(
+        crate::bedrock::eventstream::test_support::event(
             "metadata",
             json!({"usage": {"inputTokens": 7, "outputTokens": 3, "totalTokens": 10}, "metrics": {"latencyMs": 1}}),
         )

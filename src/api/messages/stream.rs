@@ -126,7 +126,7 @@ impl EventHandler for MessagesEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::eventstream::test_support::{chunk, encode, named_events, split_at_points};
+    use crate::bedrock::eventstream::test_support::{chunk, encode, named_events, split_at_points};
     use serde_json::json;
     #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
     use wasm_bindgen_test::wasm_bindgen_test as test;

@@ -4,9 +4,9 @@
 //! chunk. Reading never changes or holds back a byte.
 
 use crate::bedrock::converse::Usage;
+use crate::bedrock::eventstream::FrameDecoder;
 use crate::bedrock::invoke_stream::chunk_event;
 use crate::bedrock::stream::{parse_frame, StreamEvent};
-use crate::stream::eventstream::FrameDecoder;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -106,7 +106,7 @@ impl UsageReader {
     }
 }
 
-fn frame_usage(frame: &crate::stream::eventstream::Frame) -> Option<Usage> {
+fn frame_usage(frame: &crate::bedrock::eventstream::Frame) -> Option<Usage> {
     if frame.event_type.as_deref() == Some("chunk") {
         let event = chunk_event(frame).ok()??;
         let metrics = event.get("amazon-bedrock-invocationMetrics")?;
@@ -146,7 +146,7 @@ fn json_usage(body: &[u8]) -> Option<Usage> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::eventstream::test_support::{
+    use crate::bedrock::eventstream::test_support::{
         chunk, event, random_cuts, split_at_points, Rng,
     };
     use serde_json::json;

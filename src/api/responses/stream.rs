@@ -478,7 +478,7 @@ mod tests {
     use super::*;
     use crate::api::responses::output::unseal;
     use crate::api::responses::tools::Offered;
-    use crate::stream::eventstream::test_support::{
+    use crate::bedrock::eventstream::test_support::{
         block_stop, event, exception, random_cuts, reasoning, split_at_points, start, stop, text,
         tool_input, tool_start, Rng,
     };

@@ -4,11 +4,9 @@
 
 use crate::config::ImageFetch;
 use crate::error::ApiError;
+use crate::jobs::image_urls::{check_url, find_remote_images, shown, substitute, FetchTarget};
 use crate::router::Endpoint;
 use crate::upstream::calls::{CallResponse, OutboundCall};
-use crate::upstream::jobs::image_urls::{
-    check_url, find_remote_images, shown, substitute, FetchTarget,
-};
 use base64::Engine;
 use serde_json::Value;
 
