@@ -85,6 +85,12 @@ impl std::fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+impl From<DecodeError> for crate::error::ApiError {
+    fn from(err: DecodeError) -> Self {
+        crate::error::ApiError::bad_gateway(format!("Bedrock: invalid event stream: {err}"))
+    }
+}
+
 /// Carry-over buffer + frame decoder. Work per call is proportional to the bytes pushed plus
 /// the frames returned; the buffer never holds more than one partial frame plus one chunk.
 #[derive(Debug, Default)]
@@ -130,6 +136,16 @@ impl FrameDecoder {
 
     /// Bytes of an incomplete frame still waiting for the rest. Non-zero at end of stream means
     /// the stream was cut in the middle of a frame.
+    /// At end of input: the error for a stream that ended inside a frame, if it did.
+    pub fn cut_off(&self) -> Option<crate::error::ApiError> {
+        let left = self.buffered_len();
+        (left > 0).then(|| {
+            crate::error::ApiError::bad_gateway(format!(
+                "Bedrock: stream ended inside an event ({left} bytes left over)"
+            ))
+        })
+    }
+
     pub fn buffered_len(&self) -> usize {
         self.buf.len().saturating_sub(self.pos)
     }

@@ -58,22 +58,13 @@ impl ChunkReader {
                     Err(e) => return Some(Err(e)),
                 },
                 Ok(None) => return None,
-                Err(err) => {
-                    return Some(Err(ApiError::bad_gateway(format!(
-                        "Bedrock: invalid event stream: {err}"
-                    ))))
-                }
+                Err(err) => return Some(Err(err.into())),
             }
         }
     }
 
     /// The error for a stream that ended inside a frame, if it did.
     pub fn cut_off(&self) -> Option<ApiError> {
-        let left = self.decoder.buffered_len();
-        (left > 0).then(|| {
-            ApiError::bad_gateway(format!(
-                "Bedrock: stream ended inside an event ({left} bytes left over)"
-            ))
-        })
+        self.decoder.cut_off()
     }
 }

@@ -176,20 +176,13 @@ impl EventReader {
         match self.decoder.next_frame() {
             Ok(Some(frame)) => Some(parse_frame(&frame)),
             Ok(None) => None,
-            Err(err) => Some(Err(ApiError::bad_gateway(format!(
-                "Bedrock: invalid event stream: {err}"
-            )))),
+            Err(err) => Some(Err(err.into())),
         }
     }
 
-    /// The error for a stream that ended in the middle of a frame, if it did.
+    /// The error for a stream that ended inside a frame, if it did.
     pub fn cut_off(&self) -> Option<ApiError> {
-        let left = self.decoder.buffered_len();
-        (left > 0).then(|| {
-            ApiError::bad_gateway(format!(
-                "Bedrock: stream ended inside an event ({left} bytes left over)"
-            ))
-        })
+        self.decoder.cut_off()
     }
 
     pub fn buffered_len(&self) -> usize {
