@@ -19,7 +19,6 @@ import binascii
 import hashlib
 import json
 import random
-import re
 import time
 
 from anthropic_models import claude_for
@@ -27,7 +26,7 @@ from anthropic_validation import validate_anthropic
 from aws_errors import validation
 from converse_validation import validate_converse
 from eventstream_encode import event_frame, exception_frame
-from scenarios import _input_items, build_answer
+from scenarios import _input_items, _split_json, _split_text, build_answer
 
 NO_COUNT = "The provided model doesn't support counting tokens."
 _STOP = {"end_turn": "end_turn", "tool_use": "tool_use", "max_tokens": "max_tokens",
@@ -200,25 +199,6 @@ def usage_headers(usage, latency_ms):
     ]
 
 
-def _split_text(text, rng):
-    pieces = re.findall(r"\S+\s*|\s+", text)
-    out, i = [], 0
-    while i < len(pieces):
-        n = rng.randint(1, 3)
-        out.append("".join(pieces[i:i + n]))
-        i += n
-    return out
-
-
-def _split_json(s, rng):
-    out, i = [], 0
-    while i < len(s):
-        n = rng.randint(3, 20)
-        out.append(s[i:i + n])
-        i += n
-    return out
-
-
 def stream_events(ans, claude, msg_seed, rng):
     """Anthropic stream events (dicts) in order, without the final message_stop (its metrics
     need the elapsed time)."""
@@ -230,7 +210,7 @@ def stream_events(ans, claude, msg_seed, rng):
     for i, b in enumerate(anthropic_content(ans.blocks)):
         if b["type"] == "text":
             events.append({"type": "content_block_start", "index": i, "content_block": {"type": "text", "text": ""}})
-            for piece in _split_text(b["text"], rng):
+            for piece in _split_text(b["text"], rng, one_word=False):
                 events.append({"type": "content_block_delta", "index": i,
                                "delta": {"type": "text_delta", "text": piece}})
         elif b["type"] == "tool_use":
@@ -244,7 +224,7 @@ def stream_events(ans, claude, msg_seed, rng):
         else:
             events.append({"type": "content_block_start", "index": i, "content_block": {
                 "type": "thinking", "thinking": "", "signature": ""}})
-            for piece in _split_text(b["thinking"], rng):
+            for piece in _split_text(b["thinking"], rng, one_word=False):
                 events.append({"type": "content_block_delta", "index": i,
                                "delta": {"type": "thinking_delta", "thinking": piece}})
             events.append({"type": "content_block_delta", "index": i,
