@@ -3,9 +3,9 @@
 //! at load time so a bad configuration stops the filter instead of serving wrongly.
 
 use crate::bedrock::model_id::validate_model_id;
-use crate::converse::guardrail::{GuardrailPolicy, RawGuardrailPolicy};
 use crate::error::ApiError;
 use crate::policy::fallback::Fallbacks;
+use crate::policy::guardrail::{GuardrailPolicy, RawGuardrailPolicy};
 use crate::policy::quota::Quota;
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -335,6 +335,14 @@ impl Exchange {
             | Endpoint::Messages
             | Endpoint::CountTokens => {
                 let mut drop_headers = headers_to_drop(&head.header_names);
+                // Bedrock's own request headers (guardrail, trace, service tier) are the
+                // gateway's to set on a request it translates.
+                drop_headers.extend(
+                    head.header_names
+                        .iter()
+                        .map(|n| n.to_ascii_lowercase())
+                        .filter(|n| n.starts_with("x-amzn-bedrock-")),
+                );
                 if self.error_shape == ErrorShape::Anthropic {
                     // Betas travel in the body, as Bedrock wants them.
                     drop_headers.extend(["anthropic-beta".into(), "anthropic-version".into()]);
@@ -858,10 +866,12 @@ impl Exchange {
             },
             now,
         );
-        let set_headers = match signed {
+        let mut set_headers = match signed {
             Ok(h) => h,
             Err(e) => return Err(NotSent::Reply(self.refusal(&e))),
         };
+        // Unsigned, as Bedrock takes them: SigV4 covers only the headers it lists.
+        set_headers.extend(translated.upstream_headers);
         let remove_headers = drop_headers
             .iter()
             .filter(|n| !set_headers.iter().any(|(s, _)| s == *n))
@@ -1130,6 +1140,53 @@ mod tests {
         let step = exchange.on_request_headers(config, &head, false, &TestHost::default().host());
         assert_eq!(step, Step::Pause);
         exchange
+    }
+
+    #[test]
+    fn claude_messages_carry_the_keys_guardrail_headers_and_never_the_clients() {
+        let config = config(r#""guardrail": {"identifier": "g1", "version": "1"}"#);
+        let mut exchange = Exchange::default();
+        let head = RequestHead {
+            method: "POST",
+            path: "/v1/messages",
+            authorization: Some("Bearer k"),
+            header_names: vec![
+                "x-api-key".into(),
+                "X-Amzn-Bedrock-Trace".into(),
+                "x-amzn-bedrock-guardrailidentifier".into(),
+            ],
+            ..Default::default()
+        };
+        let test_host = TestHost::default();
+        let host = test_host.host();
+        assert_eq!(
+            exchange.on_request_headers(&config, &head, false, &host),
+            Step::Pause
+        );
+        let body = br#"{"model": "anthropic.claude-3-haiku-20240307-v1:0", "max_tokens": 5,
+                        "messages": [{"role": "user", "content": "hi"}]}"#;
+        let Step::Forward(upstream) = send_body(&mut exchange, &config, body, &host) else {
+            panic!("expected the request to go on");
+        };
+        let set = |name: &str| {
+            upstream
+                .set_headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            set("x-amzn-bedrock-guardrailidentifier").as_deref(),
+            Some("g1")
+        );
+        assert_eq!(set("x-amzn-bedrock-guardrailversion").as_deref(), Some("1"));
+        assert!(upstream
+            .remove_headers
+            .contains(&"x-amzn-bedrock-trace".to_string()));
+        assert!(upstream.remove_headers.contains(&"x-api-key".to_string()));
+        assert!(!upstream
+            .remove_headers
+            .contains(&"x-amzn-bedrock-guardrailidentifier".to_string()));
     }
 
     fn chat_with(url: &str) -> Vec<u8> {

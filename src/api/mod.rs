@@ -81,6 +81,8 @@ pub struct Translated {
     /// Path on Bedrock Runtime, model id percent-encoded once.
     pub path: String,
     pub body: Vec<u8>,
+    /// Bedrock request headers the API needs besides the signed ones (InvokeModel's guardrail).
+    pub upstream_headers: Vec<(String, String)>,
     pub answer: AnswerTranslator,
     /// A Responses answer to remember for `previous_response_id` (item store on only).
     pub turn: Option<responses::item_store::Turn>,

@@ -47,7 +47,7 @@ pub struct ConverseRequest {
     /// Native structured output (`textFormat` with a JSON schema).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_config: Option<Value>,
-    /// Bedrock Guardrails (`converse::guardrail`).
+    /// Bedrock Guardrails (`policy::guardrail`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guardrail_config: Option<Value>,
 }

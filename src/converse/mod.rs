@@ -6,7 +6,6 @@ pub mod assemble;
 pub mod caching;
 pub mod content;
 pub mod conversation;
-pub mod guardrail;
 pub mod reasoning;
 pub mod structured_output;
 pub mod tools;

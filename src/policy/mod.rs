@@ -2,6 +2,7 @@
 //! (Retries and the fleet-wide rate limit are Envoy's own: envoy/envoy.yaml.)
 
 pub mod fallback;
+pub mod guardrail;
 pub mod quota;
 
 /// Envoy's shared data as the core sees it: one store per Envoy process, seen by every

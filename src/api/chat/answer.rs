@@ -1,8 +1,8 @@
 //! Bedrock Converse response → OpenAI `chat.completion`, and Bedrock error bodies → OpenAI errors.
 
 use crate::bedrock::converse::{ConverseResponse, Usage};
-use crate::converse::guardrail;
 use crate::error::ApiError;
+use crate::policy::guardrail;
 use serde_json::{json, Value};
 
 /// Identity of one completion, echoed in every object we return for it.

@@ -8,8 +8,8 @@ pub mod stream;
 pub mod wire;
 
 use crate::api::{AnswerTranslator, JsonTranslator, RequestContext, Translated};
-use crate::converse::guardrail;
 use crate::error::ApiError;
+use crate::policy::guardrail;
 use answer::{converse_to_chat, CompletionMeta};
 use request::{chat_to_converse, parse_chat_request};
 use stream::ChatStream;
@@ -41,6 +41,7 @@ pub fn translate(body: &[u8], ctx: &RequestContext<'_>) -> Result<Translated, Ap
         AnswerTranslator::Json(Box::new(meta))
     };
     Ok(Translated {
+        upstream_headers: Vec::new(),
         path: translation.path(),
         body: translation.body()?,
         model_id: translation.model_id,

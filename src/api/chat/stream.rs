@@ -342,7 +342,7 @@ struct Chunk<'a> {
     choices: &'a [Choice<'a>],
     #[serde(skip_serializing_if = "Option::is_none")]
     usage: Option<serde_json::Value>,
-    /// `converse::guardrail::TRACE_FIELD`.
+    /// `policy::guardrail::TRACE_FIELD`.
     #[serde(skip_serializing_if = "Option::is_none")]
     guardrail_trace: Option<serde_json::Value>,
 }

@@ -1,10 +1,34 @@
 //! Bedrock's JSON answers → Anthropic's: an InvokeModel answer for Claude already is an
-//! Anthropic Message (only `model` becomes the name the client asked for); CountTokens'
+//! Anthropic Message (`model` becomes the name the client asked for; a guardrail's
+//! intervention becomes `stop_reason: "refusal"`, its trace `guardrail_trace`); CountTokens'
 //! `{"inputTokens"}` becomes `{"input_tokens"}`.
 
 use crate::api::JsonTranslator;
 use crate::error::ApiError;
+use crate::policy::guardrail;
 use serde_json::{json, Value};
+
+/// Bedrock's guardrail verdict on an InvokeModel answer (a Message or a `message_delta`
+/// event): its fields taken out, the stop reason `refusal` when the guardrail intervened (as
+/// on the Converse path), and its trace kept only where Bedrock sent one (it does when the
+/// request asked). `stop_reason` is where the object carries it.
+pub fn settle_guardrail_verdict(
+    answer: &mut Value,
+    intervened: bool,
+    trace: Option<&Value>,
+    stop_reason: &[&str],
+) {
+    let mut slot = Some(&mut *answer);
+    for name in stop_reason {
+        slot = slot.and_then(|v| v.get_mut(*name));
+    }
+    if let Some(reason) = slot {
+        if intervened || reason == "guardrail_intervened" {
+            *reason = Value::String("refusal".into());
+        }
+    }
+    guardrail::attach_trace(answer, trace);
+}
 
 pub struct MessageAnswer {
     pub model: String,
@@ -17,6 +41,8 @@ impl JsonTranslator for MessageAnswer {
         if let Some(obj) = message.as_object_mut() {
             obj.insert("model".into(), Value::String(self.model.clone()));
         }
+        let (intervened, trace) = guardrail::take_invoke_verdict(&mut message);
+        settle_guardrail_verdict(&mut message, intervened, trace.as_ref(), &["stop_reason"]);
         Ok(message.to_string().into_bytes())
     }
 }
@@ -59,5 +85,33 @@ mod tests {
             .translate(br#"{"inputTokens": 42}"#)
             .unwrap();
         assert_eq!(counted, br#"{"input_tokens":42}"#.to_vec());
+    }
+
+    #[test]
+    fn a_guardrail_intervention_is_a_refusal_with_the_guardrails_message() {
+        let translate = |bedrock: Value| -> Value {
+            let out = MessageAnswer { model: "c".into() }
+                .translate(bedrock.to_string().as_bytes())
+                .unwrap();
+            serde_json::from_slice(&out).unwrap()
+        };
+        let trace = json!({"guardrail": {"inputAssessment": {"g1": {"wordPolicy": {}}}}});
+        let blocked = json!({"type": "message", "role": "assistant",
+            "content": [{"type": "text", "text": "Sorry, the model cannot answer this question."}],
+            "stop_reason": "end_turn", "usage": {"input_tokens": 0, "output_tokens": 0},
+            guardrail::INVOKE_ACTION_FIELD: "INTERVENED", guardrail::INVOKE_TRACE_FIELD: trace});
+        let out = translate(blocked.clone());
+        assert_eq!(out["stop_reason"], "refusal");
+        assert_eq!(out["content"], blocked["content"]);
+        assert_eq!(out[guardrail::TRACE_FIELD], trace["guardrail"]);
+        assert!(out.get(guardrail::INVOKE_ACTION_FIELD).is_none());
+        assert!(out.get(guardrail::INVOKE_TRACE_FIELD).is_none());
+
+        let passed = json!({"type": "message", "content": [{"type": "text", "text": "Hi"}],
+            "stop_reason": "end_turn", guardrail::INVOKE_ACTION_FIELD: "NONE"});
+        let out = translate(passed);
+        assert_eq!(out["stop_reason"], "end_turn");
+        assert!(out.get(guardrail::INVOKE_ACTION_FIELD).is_none());
+        assert!(out.get(guardrail::TRACE_FIELD).is_none());
     }
 }

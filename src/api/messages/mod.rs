@@ -16,8 +16,8 @@ pub mod stream;
 use crate::api::{AnswerTranslator, RequestContext, Translated};
 use crate::bedrock::model_id::{converse_path, runtime_path, validate_model_id};
 use crate::capabilities::{self, base_model_id, Family};
-use crate::converse::guardrail;
 use crate::error::ApiError;
+use crate::policy::guardrail;
 use answer::{CountTokensAnswer, MessageAnswer};
 use base64::Engine;
 use serde_json::{json, Value};
@@ -47,8 +47,17 @@ pub fn translate(
     if !speaks_anthropic(&caps) {
         return through_converse(req, model_id, &caps, ctx);
     }
-    refuse_invoke_guardrail(&mut req, ctx)?;
-    let invoke = request::to_invoke_body(req.body, &caps, header_betas);
+    let guarded = invoke_guardrail(&mut req, ctx)?;
+    let mut invoke = request::to_invoke_body(req.body, &caps, header_betas);
+    let mut upstream_headers = Vec::new();
+    if let Some(g) = &guarded {
+        upstream_headers = g.invoke_headers();
+        if let Some(config) = g.invoke_stream_body_config().filter(|_| req.stream) {
+            invoke
+                .entry(guardrail::INVOKE_BODY_CONFIG)
+                .or_insert(config);
+        }
+    }
     let (action, answer) = if req.stream {
         let stream = stream::messages_stream(req.model);
         (
@@ -60,6 +69,7 @@ pub fn translate(
         ("invoke", AnswerTranslator::Json(Box::new(json)))
     };
     Ok(Translated {
+        upstream_headers,
         path: runtime_path(&model_id, action),
         body: serde_json::to_vec(&invoke)
             .map_err(|e| ApiError::internal(format!("could not encode the request: {e}")))?,
@@ -69,26 +79,22 @@ pub fn translate(
     })
 }
 
-/// A client's `guardrailConfig` cannot be honoured on InvokeModel (the filter sends no guardrail
-/// headers there): refused as where it is not allowed, or as unsupported, never dropped.
-fn refuse_invoke_guardrail(
+/// The guardrail for a Claude request, which InvokeModel takes as headers. A client's own
+/// choice — Bedrock's `guardrailConfig` object, or InvokeModel's `amazon-bedrock-guardrailConfig`
+/// body field (whose `tagSuffix` would limit what the guardrail reads) — needs the key's
+/// permission; the body field then goes on as sent.
+fn invoke_guardrail(
     req: &mut request::MessagesRequest,
     ctx: &RequestContext<'_>,
-) -> Result<(), ApiError> {
-    let Some(requested) = guardrail::take_requested(&mut req.body, None) else {
-        return Ok(());
-    };
-    guardrail::converse_config(
-        &ctx.config.guardrail,
-        ctx.key_name,
-        Some(&requested),
-        req.stream,
-    )?;
-    Err(ApiError::invalid_param(
-        guardrail::REQUEST_FIELD,
-        "'guardrailConfig' is not supported for Claude models on /v1/messages (they are served \
-         through InvokeModel, where this gateway applies no guardrail).",
-    ))
+) -> Result<Option<guardrail::Applied>, ApiError> {
+    let policy = &ctx.config.guardrail;
+    if req.body.contains_key(guardrail::INVOKE_BODY_CONFIG)
+        && !guardrail::may_choose(policy, ctx.key_name)
+    {
+        return Err(guardrail::forbidden(guardrail::INVOKE_BODY_CONFIG));
+    }
+    let requested = guardrail::take_requested(&mut req.body, None);
+    guardrail::settle(policy, ctx.key_name, requested.as_ref())
 }
 
 /// A model that is not Claude: the request through Converse, the answer back as Anthropic's.
@@ -119,6 +125,7 @@ fn through_converse(
         AnswerTranslator::Json(Box::new(json))
     };
     Ok(Translated {
+        upstream_headers: Vec::new(),
         path: converse_path(&model_id, req.stream),
         body: converse.to_body()?,
         model_id,
@@ -170,6 +177,7 @@ pub fn count_tokens(
     let encoded = base64::engine::general_purpose::STANDARD.encode(inner);
     let body = json!({"input": {"invokeModel": {"body": encoded}}});
     Ok(Translated {
+        upstream_headers: Vec::new(),
         path: runtime_path(&base, "count-tokens"),
         body: body.to_string().into_bytes(),
         model_id: base,
@@ -249,19 +257,72 @@ mod tests {
         assert_eq!(other.err().map(|e| e.status), Some(400));
     }
 
+    fn header<'a>(t: &'a Translated, name: &str) -> Option<&'a str> {
+        t.upstream_headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     #[test]
-    fn a_request_guardrail_for_claude_is_refused_never_dropped() {
+    fn claude_gets_the_keys_guardrail_as_invoke_headers_and_the_stream_mode_in_the_body() {
+        let config = open_config(
+            r#"{"guardrail": {"identifier": "g1", "version": "2", "trace": "enabled_full",
+                "stream_processing_mode": "async"}}"#,
+        );
+        let body = br#"{"model": "anthropic.claude-3-haiku-20240307-v1:0", "max_tokens": 9,
+                        "stream": true, "messages": [{"role": "user", "content": "hi"}]}"#;
+        let t = translate(body, &ctx(&config), None).unwrap();
+        assert_eq!(header(&t, guardrail::IDENTIFIER_HEADER), Some("g1"));
+        assert_eq!(header(&t, guardrail::VERSION_HEADER), Some("2"));
+        assert_eq!(header(&t, guardrail::TRACE_HEADER), Some("ENABLED_FULL"));
+        let sent: Value = serde_json::from_slice(&t.body).unwrap();
+        assert_eq!(
+            sent[guardrail::INVOKE_BODY_CONFIG],
+            json!({"streamProcessingMode": "ASYNCHRONOUS"})
+        );
+        // Not streaming: the headers only (the stream mode means nothing to InvokeModel).
+        let plain = br#"{"model": "anthropic.claude-3-haiku-20240307-v1:0", "max_tokens": 9,
+                         "messages": [{"role": "user", "content": "hi"}]}"#;
+        let t = translate(plain, &ctx(&config), None).unwrap();
+        assert_eq!(header(&t, guardrail::IDENTIFIER_HEADER), Some("g1"));
+        let sent: Value = serde_json::from_slice(&t.body).unwrap();
+        assert!(sent.get(guardrail::INVOKE_BODY_CONFIG).is_none());
+        // No guardrail configured: nothing added.
+        let t = translate(plain, &ctx(&open_config("{}")), None).unwrap();
+        assert!(t.upstream_headers.is_empty());
+    }
+
+    #[test]
+    fn a_clients_own_guardrail_for_claude_needs_the_keys_permission() {
         let body = br#"{"model": "anthropic.claude-3-haiku-20240307-v1:0", "max_tokens": 9,
                         "messages": [{"role": "user", "content": "hi"}],
-                        "guardrailConfig": {"guardrailIdentifier": "g1", "guardrailVersion": "1"}}"#;
-        let closed = open_config("{}");
+                        "guardrailConfig": {"guardrailIdentifier": "g7", "guardrailVersion": "1"}}"#;
+        let closed = open_config(r#"{"guardrail": {"identifier": "g1", "version": "1"}}"#);
         let err = translate(body, &ctx(&closed), None).err().unwrap();
-        assert_eq!(err.status, 403);
-        let open = open_config(r#"{"guardrail": {"allow_request_guardrail": true}}"#);
-        let err = translate(body, &ctx(&open), None).err().unwrap();
         assert_eq!(
             (err.status, err.param.as_deref()),
-            (400, Some("guardrailConfig"))
+            (403, Some("guardrailConfig"))
+        );
+        let tagged = br#"{"model": "anthropic.claude-3-haiku-20240307-v1:0", "max_tokens": 9,
+                          "messages": [{"role": "user", "content": "hi"}],
+                          "amazon-bedrock-guardrailConfig": {"tagSuffix": "x1"}}"#;
+        let err = translate(tagged, &ctx(&closed), None).err().unwrap();
+        assert_eq!(
+            (err.status, err.param.as_deref()),
+            (403, Some(guardrail::INVOKE_BODY_CONFIG))
+        );
+
+        let open = open_config(r#"{"guardrail": {"allow_request_guardrail": true}}"#);
+        let t = translate(body, &ctx(&open), None).unwrap();
+        assert_eq!(header(&t, guardrail::IDENTIFIER_HEADER), Some("g7"));
+        let sent: Value = serde_json::from_slice(&t.body).unwrap();
+        assert!(sent.get("guardrailConfig").is_none(), "{sent}");
+        let t = translate(tagged, &ctx(&open), None).unwrap();
+        let sent: Value = serde_json::from_slice(&t.body).unwrap();
+        assert_eq!(
+            sent[guardrail::INVOKE_BODY_CONFIG],
+            json!({"tagSuffix": "x1"})
         );
     }
 }

@@ -2,13 +2,17 @@
 //! complete: each chunk already is an Anthropic stream event, written as `event: <type>` /
 //! `data: <json>`. The gateway's touches: `message.model` is the name the client asked for
 //! (Claude Code keeps its thinking blocks only when it matches), Bedrock's
-//! `amazon-bedrock-invocationMetrics` is kept out (and read for usage), and a failed stream
-//! ends with Anthropic's `event: error`.
+//! `amazon-bedrock-invocationMetrics` is kept out (and read for usage), a guardrail's
+//! intervention makes the stop reason `refusal` (Bedrock may report it as late as
+//! `message_stop`, so `message_delta` waits for the event after it), and a failed stream ends
+//! with Anthropic's `event: error`.
 
+use crate::api::messages::answer::settle_guardrail_verdict;
 use crate::api::messages::errors;
 use crate::bedrock::converse::Usage;
 use crate::bedrock::invoke_stream::ChunkReader;
 use crate::error::ApiError;
+use crate::policy::guardrail;
 use crate::sse;
 use crate::stream::driver::{EventHandler, Flow, StreamDriver};
 use serde_json::Value;
@@ -21,6 +25,10 @@ pub struct MessagesEvents {
     usage: Usage,
     usage_seen: bool,
     stopped: bool,
+    /// `message_delta`, sent with the next event once the guardrail's verdict is known.
+    held_delta: Option<Value>,
+    intervened: bool,
+    guardrail_trace: Option<Value>,
 }
 
 /// Claude's event stream → Anthropic SSE, fed as bytes arrive.
@@ -32,6 +40,9 @@ pub fn messages_stream(model: String) -> MessagesStream {
         usage: Usage::default(),
         usage_seen: false,
         stopped: false,
+        held_delta: None,
+        intervened: false,
+        guardrail_trace: None,
     })
 }
 
@@ -60,6 +71,15 @@ impl MessagesEvents {
             .prompt_tokens()
             .saturating_add(self.usage.output_tokens);
     }
+
+    fn send_held_delta(&mut self, out: &mut Vec<u8>) {
+        if let Some(mut delta) = self.held_delta.take() {
+            let trace = self.guardrail_trace.take();
+            let stop = ["delta", "stop_reason"];
+            settle_guardrail_verdict(&mut delta, self.intervened, trace.as_ref(), &stop);
+            sse::push_event(out, "message_delta", &delta);
+        }
+    }
 }
 
 impl EventHandler for MessagesEvents {
@@ -71,6 +91,11 @@ impl EventHandler for MessagesEvents {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
+        let (intervened, trace) = guardrail::take_invoke_verdict(&mut event);
+        self.intervened |= intervened;
+        if trace.is_some() {
+            self.guardrail_trace = trace;
+        }
         match kind.as_str() {
             "message_start" => {
                 if let Some(message) = event.get_mut("message") {
@@ -84,6 +109,9 @@ impl EventHandler for MessagesEvents {
             "message_delta" => {
                 let usage = event.get("usage").cloned();
                 self.read_usage(usage.as_ref());
+                self.send_held_delta(out);
+                self.held_delta = Some(event);
+                return Flow::Open;
             }
             "message_stop" => self.stopped = true,
             _ => {}
@@ -91,6 +119,7 @@ impl EventHandler for MessagesEvents {
         if let Some(obj) = event.as_object_mut() {
             obj.remove(METRICS);
         }
+        self.send_held_delta(out);
         if kind == "error" {
             // Already Anthropic's envelope: the stream ends with it.
             sse::push_event(out, "error", &event);
@@ -104,7 +133,8 @@ impl EventHandler for MessagesEvents {
         }
     }
 
-    fn on_end(&mut self, _out: &mut Vec<u8>) -> Result<(), ApiError> {
+    fn on_end(&mut self, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        self.send_held_delta(out);
         if self.stopped {
             Ok(())
         } else {
@@ -185,6 +215,50 @@ mod tests {
             out.extend(split.finish());
             assert_eq!(out, expected, "split at {cut}");
         }
+    }
+
+    #[test]
+    fn a_guardrail_verdict_on_message_stop_makes_the_stop_reason_a_refusal() {
+        let trace = json!({"guardrail": {"inputAssessment": {"g1": {}}}});
+        let blocked = [
+            chunk(json!({"type": "message_start", "message": {"id": "msg_bdrk_2",
+                "type": "message", "role": "assistant", "model": "claude", "content": [],
+                "stop_reason": null, "usage": {"input_tokens": 0, "output_tokens": 0}}})),
+            chunk(json!({"type": "content_block_start", "index": 0,
+                "content_block": {"type": "text", "text": ""}})),
+            chunk(json!({"type": "content_block_delta", "index": 0,
+                "delta": {"type": "text_delta", "text": "Sorry, the model cannot answer this question."}})),
+            chunk(json!({"type": "content_block_stop", "index": 0})),
+            chunk(json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                "usage": {"output_tokens": 0}})),
+            chunk(json!({"type": "message_stop", METRICS: {"inputTokenCount": 0},
+                guardrail::INVOKE_ACTION_FIELD: "INTERVENED",
+                guardrail::INVOKE_TRACE_FIELD: trace})),
+        ]
+        .concat();
+        let mut whole = messages_stream("c".into());
+        let mut out = whole.push(&blocked);
+        out.extend(whole.finish());
+        let events = named_events(&out);
+        let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names[4..], ["message_delta", "message_stop"]);
+        assert_eq!(events[4].1["delta"]["stop_reason"], "refusal");
+        assert_eq!(events[4].1[guardrail::TRACE_FIELD], trace["guardrail"]);
+        assert_eq!(events[5].1, json!({"type": "message_stop"}));
+        for cut in 1..blocked.len() {
+            let mut split = messages_stream("c".into());
+            let mut again = Vec::new();
+            for piece in split_at_points(&blocked, &[cut]) {
+                again.extend(split.push(piece));
+            }
+            again.extend(split.finish());
+            assert_eq!(again, out, "split at {cut}");
+        }
+        // Without a verdict the stop reason stays the model's.
+        let mut plain = messages_stream("c".into());
+        let mut out = plain.push(&claude_stream());
+        out.extend(plain.finish());
+        assert_eq!(named_events(&out)[4].1["delta"]["stop_reason"], "end_turn");
     }
 
     #[test]

@@ -4,8 +4,8 @@ use crate::api::responses::output::{
     call_item, final_status, item_prefix, message_item, reasoning_item, seal, ResponseMeta,
 };
 use crate::bedrock::converse::{ConverseResponse, ReasoningBlock, ReasoningText};
-use crate::converse::guardrail;
 use crate::error::ApiError;
+use crate::policy::guardrail;
 use serde_json::Value;
 
 pub fn converse_to_response(body: &[u8], meta: &ResponseMeta) -> Result<Value, ApiError> {

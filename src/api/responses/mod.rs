@@ -14,8 +14,8 @@ pub mod wire;
 
 use crate::api::responses::wire::{Input, ResponsesRequest};
 use crate::api::{AnswerTranslator, JsonTranslator, RecallItem, RequestContext, Translated};
-use crate::converse::guardrail;
 use crate::error::ApiError;
+use crate::policy::guardrail;
 use item_store::Turn;
 use output::ResponseMeta;
 use request::{parse_request, resolve_references, to_converse};
@@ -53,6 +53,7 @@ pub fn translate(body: &[u8], ctx: &RequestContext<'_>) -> Result<Translated, Ap
         AnswerTranslator::Json(Box::new(meta))
     };
     Ok(Translated {
+        upstream_headers: Vec::new(),
         path: translation.path(),
         body: translation.body()?,
         model_id: translation.model_id,

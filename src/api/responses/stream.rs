@@ -25,8 +25,8 @@ use crate::api::responses::output::{
 use crate::api::responses::tools::{custom_input, CallKind, ToolTarget};
 use crate::bedrock::converse::{ReasoningBlock, ReasoningText, Usage};
 use crate::bedrock::stream::{ContentBlockStart, Delta, EventReader, StreamEvent};
-use crate::converse::guardrail;
 use crate::error::ApiError;
+use crate::policy::guardrail;
 use crate::sse;
 use crate::stream::driver::{EventHandler, Flow, StreamDriver};
 use serde_json::{json, Value};

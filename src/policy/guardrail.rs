@@ -241,15 +241,23 @@ pub fn take_requested(
     top.remove(REQUEST_FIELD).filter(given).or(from_extra)
 }
 
-fn forbidden() -> ApiError {
+/// The answer to a client choosing a guardrail its key may not choose; `field` is what it sent.
+pub fn forbidden(field: &str) -> ApiError {
     ApiError::new(
         403,
         "permission_error",
-        "This API key may not choose a guardrail: remove 'guardrailConfig' from the request \
-         (the gateway applies the guardrail configured for the key).",
+        format!(
+            "This API key may not choose a guardrail: remove '{field}' from the request \
+             (the gateway applies the guardrail configured for the key)."
+        ),
     )
-    .with_param(REQUEST_FIELD)
+    .with_param(field)
     .with_code("guardrail_not_allowed")
+}
+
+/// Whether clients of the key named `key_name` may choose their own guardrail.
+pub fn may_choose(policy: &GuardrailPolicy, key_name: Option<&str>) -> bool {
+    policy.for_key(key_name).allow_request_guardrail
 }
 
 /// The client's `guardrailConfig` laid over the configured setting, field by field.
@@ -288,36 +296,112 @@ fn overlay(base: &Guardrail, requested: &Value) -> Result<Guardrail, ApiError> {
     Ok(g)
 }
 
-/// The Converse `guardrailConfig` for a request from the key named `key_name`, or `None` when
-/// no guardrail applies. `stream` adds `streamProcessingMode` (ConverseStream only: Converse
-/// refuses the field).
-pub fn converse_config(
+/// The guardrail one request gets: the key's setting with the client's `guardrailConfig` laid
+/// over it where the key allows that; `None` when no guardrail applies.
+pub fn settle(
     policy: &GuardrailPolicy,
     key_name: Option<&str>,
     requested: Option<&Value>,
-    stream: bool,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<Applied>, ApiError> {
     let configured = policy.for_key(key_name);
     let g = match requested {
-        Some(_) if !configured.allow_request_guardrail => return Err(forbidden()),
+        Some(_) if !configured.allow_request_guardrail => return Err(forbidden(REQUEST_FIELD)),
         Some(requested) => overlay(configured, requested)?,
         None => configured.clone(),
     };
     let (Some(identifier), Some(version)) = (g.identifier, g.version) else {
         return Ok(None);
     };
-    let mut out = Map::new();
-    out.insert("guardrailIdentifier".into(), Value::String(identifier));
-    out.insert("guardrailVersion".into(), Value::String(version));
-    if let Some(trace) = g.trace {
-        out.insert("trace".into(), Value::String(trace));
-    }
-    if stream {
-        if let Some(mode) = g.stream_processing_mode {
-            out.insert("streamProcessingMode".into(), Value::String(mode));
+    Ok(Some(Applied {
+        identifier,
+        version,
+        trace: g.trace,
+        stream_processing_mode: g.stream_processing_mode,
+    }))
+}
+
+/// A guardrail settled for one request, in Converse's terms (`trace` and the stream mode as
+/// Converse spells them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub identifier: String,
+    pub version: String,
+    pub trace: Option<String>,
+    pub stream_processing_mode: Option<String>,
+}
+
+/// InvokeModel's request headers for a guardrail (API reference, InvokeModel).
+pub const IDENTIFIER_HEADER: &str = "x-amzn-bedrock-guardrailidentifier";
+pub const VERSION_HEADER: &str = "x-amzn-bedrock-guardrailversion";
+pub const TRACE_HEADER: &str = "x-amzn-bedrock-trace";
+/// The InvokeModel body field for the guardrail's stream processing mode.
+pub const INVOKE_BODY_CONFIG: &str = "amazon-bedrock-guardrailConfig";
+
+impl Applied {
+    /// Converse's `guardrailConfig`; `stream` adds `streamProcessingMode` (ConverseStream only:
+    /// Converse refuses the field).
+    pub fn converse(&self, stream: bool) -> Value {
+        let mut out = Map::new();
+        out.insert("guardrailIdentifier".into(), self.identifier.clone().into());
+        out.insert("guardrailVersion".into(), self.version.clone().into());
+        if let Some(trace) = &self.trace {
+            out.insert("trace".into(), trace.clone().into());
         }
+        if let Some(mode) = self.stream_processing_mode.as_ref().filter(|_| stream) {
+            out.insert("streamProcessingMode".into(), mode.clone().into());
+        }
+        Value::Object(out)
     }
-    Ok(Some(Value::Object(out)))
+
+    /// InvokeModel's headers: the trace in upper case (`ENABLED`, `DISABLED`, `ENABLED_FULL`).
+    pub fn invoke_headers(&self) -> Vec<(String, String)> {
+        let mut headers = vec![
+            (IDENTIFIER_HEADER.to_string(), self.identifier.clone()),
+            (VERSION_HEADER.to_string(), self.version.clone()),
+        ];
+        if let Some(trace) = &self.trace {
+            headers.push((TRACE_HEADER.to_string(), trace.to_ascii_uppercase()));
+        }
+        headers
+    }
+
+    /// InvokeModelWithResponseStream's `amazon-bedrock-guardrailConfig` body field, when a
+    /// stream mode is set (`SYNCHRONOUS` / `ASYNCHRONOUS`).
+    pub fn invoke_stream_body_config(&self) -> Option<Value> {
+        let mode = match self.stream_processing_mode.as_deref()? {
+            "async" => "ASYNCHRONOUS",
+            _ => "SYNCHRONOUS",
+        };
+        Some(serde_json::json!({ "streamProcessingMode": mode }))
+    }
+}
+
+/// The Converse `guardrailConfig` for a request from the key named `key_name`, or `None` when
+/// no guardrail applies. `stream` adds `streamProcessingMode` (ConverseStream only).
+pub fn converse_config(
+    policy: &GuardrailPolicy,
+    key_name: Option<&str>,
+    requested: Option<&Value>,
+    stream: bool,
+) -> Result<Option<Value>, ApiError> {
+    Ok(settle(policy, key_name, requested)?.map(|g| g.converse(stream)))
+}
+
+/// The answer field where InvokeModel reports whether the guardrail intervened
+/// (`INTERVENED` / `NONE`) and the one holding its trace (`{"guardrail": {…}}`).
+pub const INVOKE_ACTION_FIELD: &str = "amazon-bedrock-guardrailAction";
+pub const INVOKE_TRACE_FIELD: &str = "amazon-bedrock-trace";
+
+/// Takes InvokeModel's guardrail fields out of an answer object (a Message or a stream event):
+/// whether the guardrail intervened, and its trace.
+pub fn take_invoke_verdict(answer: &mut Value) -> (bool, Option<Value>) {
+    let Some(obj) = answer.as_object_mut() else {
+        return (false, None);
+    };
+    let intervened = obj
+        .remove(INVOKE_ACTION_FIELD)
+        .is_some_and(|a| a == "INTERVENED");
+    (intervened, obj.remove(INVOKE_TRACE_FIELD))
 }
 
 #[cfg(test)]
