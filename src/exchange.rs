@@ -6,7 +6,9 @@
 use crate::api::models::ModelsRequest;
 use crate::api::passthrough::usage::UsageReader;
 use crate::api::responses::item_store;
-use crate::api::{chat, messages, models, responses, AnswerTranslator, ErrorShape, RequestContext};
+use crate::api::{
+    chat, messages, models, passthrough, responses, AnswerTranslator, ErrorShape, RequestContext,
+};
 use crate::bedrock::converse::Usage;
 use crate::bedrock::errors::{bedrock_error, scrub};
 use crate::bedrock::model_id::{runtime_path, validate_model_id};
@@ -21,7 +23,7 @@ use crate::observability::{self, Outcome, Summary};
 use crate::policy::fallback::{self, Choice};
 use crate::policy::quota::{self, Standing};
 use crate::policy::SharedStore;
-use crate::router::{self, Endpoint, RuntimeCall};
+use crate::router::{self, Endpoint, RuntimeAction, RuntimeCall};
 use crate::step::Step;
 use crate::upstream::calls::CallResponse;
 use crate::upstream::request::{signed_headers, Signed, UpstreamRequest};
@@ -43,6 +45,8 @@ pub struct RequestHead<'a> {
     /// `anthropic-version` and `anthropic-beta` (Messages API clients).
     pub anthropic_version: Option<&'a str>,
     pub anthropic_beta: Option<&'a str>,
+    /// The client's `x-amzn-bedrock-*` headers (Bedrock's own API: its guardrail choice).
+    pub bedrock_headers: Vec<(String, String)>,
 }
 
 /// What the core needs from the host besides a callback's own data: the clock (read only
@@ -118,8 +122,10 @@ enum State {
     /// Bedrock's own API: waiting for the body to re-sign it for `path`.
     PendingPassthrough {
         path: String,
-        streams: bool,
+        action: RuntimeAction,
         drop_headers: Vec<String>,
+        /// The client's InvokeModel guardrail headers.
+        guardrail_headers: Vec<(String, String)>,
     },
     /// Bedrock's own API sent on; its answer passes untouched while its usage is read.
     Passing(UsageReader),
@@ -412,22 +418,31 @@ impl Exchange {
         }
         self.state = State::PendingPassthrough {
             path: runtime_path(&model_id, call.action.segment()),
-            streams: call.action.streams(),
+            action: call.action,
             drop_headers: headers_to_drop(&head.header_names),
+            guardrail_headers: head
+                .bedrock_headers
+                .iter()
+                .filter(|(name, _)| passthrough::guardrail::is_guardrail_header(name))
+                .cloned()
+                .collect(),
         };
         Step::Pause
     }
 
-    /// Signs the client's Bedrock request for the gateway's credentials; the body goes as sent.
+    /// Signs the client's Bedrock request for the gateway's credentials; the body goes as sent
+    /// but for the key's guardrail.
     fn forward_passthrough(
         &mut self,
         config: &Config,
         path: &str,
-        streams: bool,
+        action: RuntimeAction,
         drop_headers: Vec<String>,
-        body: Vec<u8>,
+        guarded: passthrough::guardrail::Guarded,
         now: SystemTime,
     ) -> Step {
+        let streams = action.streams();
+        let body = guarded.body;
         let accept = if streams {
             "application/vnd.amazon.eventstream"
         } else {
@@ -444,10 +459,11 @@ impl Exchange {
             },
             now,
         );
-        let set_headers = match signed {
+        let mut set_headers = match signed {
             Ok(h) => h,
             Err(e) => return self.refuse(&e),
         };
+        set_headers.extend(guarded.set_headers);
         let remove_headers = drop_headers
             .into_iter()
             .filter(|n| !set_headers.iter().any(|(s, _)| s == n))
@@ -492,11 +508,24 @@ impl Exchange {
             State::Local(LocalJob::EmbeddingsBody) => self.start_embeddings(config, &body, host),
             State::PendingPassthrough {
                 path,
-                streams,
+                action,
                 drop_headers,
+                guardrail_headers,
             } => {
-                let now = (host.now)();
-                self.forward_passthrough(config, &path, streams, drop_headers, body, now)
+                let guarded = passthrough::guardrail::guard(
+                    &config.guardrail,
+                    self.key_name.as_deref(),
+                    action,
+                    &guardrail_headers,
+                    body,
+                );
+                match guarded {
+                    Ok(guarded) => {
+                        let now = (host.now)();
+                        self.forward_passthrough(config, &path, action, drop_headers, guarded, now)
+                    }
+                    Err(e) => self.refuse(&e),
+                }
             }
             State::Pending(held) => {
                 let body = self.apply_fallbacks(config, &held.endpoint, body, host);

@@ -147,6 +147,11 @@ impl HttpContext for Http {
             api_key: find("x-api-key"),
             anthropic_version: find("anthropic-version"),
             anthropic_beta: find("anthropic-beta"),
+            bedrock_headers: headers
+                .iter()
+                .filter(|(n, _)| n.to_ascii_lowercase().starts_with("x-amzn-bedrock-"))
+                .cloned()
+                .collect(),
         };
         let host = host_inputs(&self.models);
         let step = self

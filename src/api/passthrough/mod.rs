@@ -4,6 +4,7 @@
 //! Bedrock sent it while `usage` reads its token counts. Errors the gateway gives itself are
 //! in AWS's shape so the SDKs raise their usual exceptions.
 
+pub mod guardrail;
 pub mod usage;
 
 use crate::error::ApiError;
