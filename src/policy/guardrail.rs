@@ -365,14 +365,12 @@ impl Applied {
         headers
     }
 
-    /// InvokeModelWithResponseStream's `amazon-bedrock-guardrailConfig` body field, when a
-    /// stream mode is set (`SYNCHRONOUS` / `ASYNCHRONOUS`).
+    /// InvokeModelWithResponseStream's `amazon-bedrock-guardrailConfig` body field for the
+    /// `async` mode (user guide, "Configure streaming response behavior": `ASYNCHRONOUS` opts
+    /// in; synchronous is the default and has no documented value to send).
     pub fn invoke_stream_body_config(&self) -> Option<Value> {
-        let mode = match self.stream_processing_mode.as_deref()? {
-            "async" => "ASYNCHRONOUS",
-            _ => "SYNCHRONOUS",
-        };
-        Some(serde_json::json!({ "streamProcessingMode": mode }))
+        (self.stream_processing_mode.as_deref() == Some("async"))
+            .then(|| serde_json::json!({ "streamProcessingMode": "ASYNCHRONOUS" }))
     }
 }
 

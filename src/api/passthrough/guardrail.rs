@@ -226,7 +226,7 @@ mod tests {
     fn invoke_calls_get_the_keys_guardrail_headers_and_stream_mode() {
         let p = policy(
             json!({"identifier": "g1", "version": "1", "trace": "enabled",
-                   "stream_processing_mode": "sync"}),
+                   "stream_processing_mode": "async"}),
             &[],
         );
         let got = guard(&p, None, RuntimeAction::Invoke, &[], CLAUDE.to_vec()).unwrap();
@@ -243,7 +243,7 @@ mod tests {
         let body: Value = serde_json::from_slice(&got.body).unwrap();
         assert_eq!(
             body[guardrail::INVOKE_BODY_CONFIG],
-            json!({"streamProcessingMode": "SYNCHRONOUS"})
+            json!({"streamProcessingMode": "ASYNCHRONOUS"})
         );
         assert_eq!(body["max_tokens"], 5);
     }
