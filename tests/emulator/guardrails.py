@@ -1,5 +1,6 @@
 """Bedrock Guardrails as Converse applies them: known guardrails (id, versions, a word list) and
-what a request with `guardrailConfig` gets back.
+what a request with `guardrailConfig` gets back. InvokeModel for Claude names the same guardrails
+by headers and shares the lookup and assessments here (invoke_guardrails.py).
 
 Known guardrails come from EMULATOR_GUARDRAILS (a JSON list) or, without it, one built-in
 guardrail `g1` (versions 1 and DRAFT, word "forbidden"). Tests add more (no auth):
