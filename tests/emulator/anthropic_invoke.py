@@ -8,6 +8,8 @@ on every API. The answer is rendered back in Anthropic's shapes as Bedrock retur
   * InvokeModelWithResponseStream: one `chunk` event per Anthropic stream event, payload
     {"bytes": base64(event JSON), "p": padding}, message_stop carrying
     `amazon-bedrock-invocationMetrics`;
+  * with a guardrail (X-Amzn-Bedrock-Guardrail* headers), invoke_guardrails.py decides and adds
+    its fields to both;
   * CountTokens: {"input": {"invokeModel": {"body": base64}} | {"converse": {...}}} ->
     {"inputTokens": N}, on base foundation-model ids only (inference profile ids and ARNs get
     "The provided model doesn't support counting tokens.", pydantic/pydantic-ai#4001,
@@ -21,6 +23,7 @@ import json
 import random
 import time
 
+import invoke_guardrails
 from anthropic_models import claude_for
 from anthropic_validation import validate_anthropic
 from aws_errors import validation
@@ -294,14 +297,21 @@ def serve(handler, piece_writer, op, target, model_id, parsed, raw_body, request
     state = handler.state
     claude = claude_for(target.model.model_id)
     _on_demand_refused(state, target)
-    validate_anthropic(parsed, claude, handler.headers.get("anthropic-beta"), target.model.max_output)
     streaming = op == "invoke-with-response-stream"
-    ans = build_answer(converse_view(parsed), target.model, model_id, state.cache, streaming, state.script)
+    guard = invoke_guardrails.resolve(state.guardrails, handler.headers, parsed, state.auth.region, streaming)
+    parsed = invoke_guardrails.model_body(parsed)
+    validate_anthropic(parsed, claude, handler.headers.get("anthropic-beta"), target.model.max_output)
+    if guard and guard.blocks_input(parsed):
+        ans = guard.blocked_input_answer()
+    else:
+        ans = build_answer(converse_view(parsed), target.model, model_id, state.cache, streaming, state.script)
     rec["scenario"] = ans.scenario
     if ans.first_byte_delay:
         time.sleep(ans.first_byte_delay)
     if ans.http_error:
         raise ans.http_error
+    if guard:
+        guard.assess_output(ans)
     seed = hashlib.sha256(rec["path"].encode() + raw_body).hexdigest()
     rng = random.Random(f"{state.seed}:{seed}")
     msg_seed = f"{request_id}:{seed}"
@@ -309,7 +319,10 @@ def serve(handler, piece_writer, op, target, model_id, parsed, raw_body, request
         if ans.converse_delay:
             time.sleep(ans.converse_delay)
         latency = max(1, int((time.monotonic() - started) * 1000))
-        data = json.dumps(message_body(ans, claude, msg_seed), ensure_ascii=False).encode("utf-8")
+        message = message_body(ans, claude, msg_seed)
+        if guard:
+            message = guard.message(message)
+        data = json.dumps(message, ensure_ascii=False).encode("utf-8")
         headers = [("x-amzn-RequestId", request_id)] + usage_headers(ans.usage, latency)
         rec["status"] = 200
         if ans.truncate:
@@ -333,6 +346,9 @@ def serve(handler, piece_writer, op, target, model_id, parsed, raw_body, request
     handler.wfile.flush()
     out = piece_writer(handler.wfile, rng)
     events = stream_events(ans, claude, msg_seed, rng)
+    stop_event = {}
+    if guard:
+        guard.stream(events, stop_event)
     first_byte = max(1, int((time.monotonic() - started) * 1000))
     deltas = [i for i, e in enumerate(events) if e["type"] == "content_block_delta"]
     # Failures land after the 3rd delta (or the last one for short answers), as for Converse.
@@ -353,7 +369,8 @@ def serve(handler, piece_writer, op, target, model_id, parsed, raw_body, request
             out.flush()
             time.sleep(ans.pause_after_first_delta)
     latency = max(1, int((time.monotonic() - started) * 1000))
-    out.write(event_frame("chunk", chunk_payload(message_stop(ans.usage, latency, first_byte)), rng))
+    last = dict(message_stop(ans.usage, latency, first_byte), **stop_event)
+    out.write(event_frame("chunk", chunk_payload(last), rng))
     out.flush()
     rec["stream_complete"] = True  # before the last chunk, as in bedrock_emulator._stream
     out.finish()

@@ -1,5 +1,6 @@
 """Bedrock Guardrails as Converse applies them: known guardrails (id, versions, a word list) and
-what a request with `guardrailConfig` gets back.
+what a request with `guardrailConfig` gets back. InvokeModel for Claude names the same guardrails
+by headers and shares the lookup and assessments here (invoke_guardrails.py).
 
 Known guardrails come from EMULATOR_GUARDRAILS (a JSON list) or, without it, one built-in
 guardrail `g1` (versions 1 and DRAFT, word "forbidden"). Tests add more (no auth):
@@ -44,7 +45,18 @@ NOT_FOUND = "The guardrail identifier or version provided in the request does no
 _ID = re.compile(r"[a-z0-9]+")
 _ARN = re.compile(r"arn:aws(-[^:]+)?:bedrock:([a-z0-9-]{1,20}):([0-9]{12}):guardrail/([a-z0-9]+)")
 _VERSION = re.compile(r"DRAFT|[1-9][0-9]{0,7}")
+BLOCKED_REASON = "Guardrail blocked."
+NO_TOKENS = {"inputTokens": 0, "outputTokens": 0, "totalTokens": 0}
 BUILT_IN = [{"id": "g1", "versions": ["1", "DRAFT"], "words": ["forbidden"]}]
+
+
+def well_formed_identifier(ident):
+    """An id [a-z0-9]+ or a guardrail ARN (Bedrock API reference, GuardrailIdentifier)."""
+    return isinstance(ident, str) and bool(_ID.fullmatch(ident) or _ARN.fullmatch(ident))
+
+
+def well_formed_version(version):
+    return isinstance(version, str) and bool(_VERSION.fullmatch(version))
 
 
 def _parse(spec):
@@ -109,23 +121,27 @@ class GuardrailStore:
             raise validation(f"1 validation error detected: Value '{mode}' at 'guardrailConfig.streamProcessingMode' "
                              "failed to satisfy constraint: Member must satisfy enum value set: [sync, async]")
         ident, version = gc["guardrailIdentifier"], gc["guardrailVersion"]
-        arn = _ARN.fullmatch(ident) if isinstance(ident, str) else None
-        if not (isinstance(ident, str) and (_ID.fullmatch(ident) or arn)):
+        if not well_formed_identifier(ident):
             raise validation(f"1 validation error detected: Value '{ident}' at 'guardrailConfig.guardrailIdentifier' "
                              "failed to satisfy constraint: Member must satisfy regular expression pattern: "
                              "(([a-z0-9]+)|(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+))")
-        if not (isinstance(version, str) and _VERSION.fullmatch(version)):
+        if not well_formed_version(version):
             raise validation(f"1 validation error detected: Value '{version}' at 'guardrailConfig.guardrailVersion' "
                              "failed to satisfy constraint: Member must satisfy regular expression pattern: "
                              "(([1-9][0-9]{0,7})|(DRAFT))")
+        return Applied(self.lookup(ident, version, region), gc.get("trace", "disabled"))
+
+    def lookup(self, ident, version, region):
+        """The known guardrail for a well-formed id (or ARN) and version, or Bedrock's
+        ValidationException when it is unknown here (another region's ARN included)."""
+        arn = _ARN.fullmatch(ident)
         if arn and arn.group(2) != region:
             raise validation(NOT_FOUND)
-        gid = arn.group(4) if arn else ident
         with self._lock:
-            g = self._known.get(gid)
+            g = self._known.get(arn.group(4) if arn else ident)
         if g is None or version not in g["versions"]:
             raise validation(NOT_FOUND)
-        return Applied(g, gc.get("trace", "disabled"))
+        return g
 
 
 def _message_texts(body):
@@ -134,6 +150,11 @@ def _message_texts(body):
         for b in m.get("content", []):
             if isinstance(b, dict) and isinstance(b.get("text"), str):
                 yield b["text"]
+
+
+def output_texts(ans):
+    """The model's answer texts (scenarios.Answer blocks) the guardrail assesses as output."""
+    return [b["text"] for b in ans.blocks if isinstance(b.get("text"), str)]
 
 
 def _found(words, texts):
@@ -163,31 +184,40 @@ class Applied:
             out["wordPolicy"] = {"customWords": words}
         return out
 
-    def blocks_input(self, body):
-        """True when the input is blocked: the model must not be called."""
-        texts = list(_message_texts(body))
+    def assess_input(self, texts):
+        """True when these input texts are blocked: the model must not be called."""
         self.input_matched = _found(self.g["words"], texts)
         self.input_chars = sum(len(t) for t in texts)
         return bool(self.input_matched)
 
+    def input_assessment(self):
+        return self._assessment(self.input_matched, self.input_chars)
+
+    def assess_output(self, texts):
+        """(words found in the model's output texts, their assessment)."""
+        matched = _found(self.g["words"], texts)
+        return matched, self._assessment(matched, sum(len(t) for t in texts))
+
+    def blocks_input(self, body):
+        """True when a Converse body's input is blocked: the model must not be called."""
+        return self.assess_input(list(_message_texts(body)))
+
     def apply(self, ans):
         """Rewrites `ans` (scenarios.Answer) after the model answered, or for a blocked input."""
         gid = self.g["id"]
-        trace = {"inputAssessment": {gid: self._assessment(self.input_matched, self.input_chars)}}
+        trace = {"inputAssessment": {gid: self.input_assessment()}}
         if self.input_matched:
             ans.blocks = [{"text": self.g["blocked_input_message"]}]
             ans.stop_reason = "guardrail_intervened"
-            ans.usage = {"inputTokens": 0, "outputTokens": 0, "totalTokens": 0}
-            trace["actionReason"] = "Guardrail blocked."
+            ans.usage = dict(NO_TOKENS)
+            trace["actionReason"] = BLOCKED_REASON
         elif ans.http_error is None:
-            out_texts = [b["text"] for b in ans.blocks if isinstance(b.get("text"), str)]
-            matched = _found(self.g["words"], out_texts)
+            matched, assessment = self.assess_output(output_texts(ans))
             if matched or self.trace_mode == "enabled_full":
-                chars = sum(len(t) for t in out_texts)
-                trace["outputAssessments"] = {gid: [self._assessment(matched, chars)]}
+                trace["outputAssessments"] = {gid: [assessment]}
             if matched:
                 trace["modelOutput"] = [json.dumps({"content": ans.blocks}, separators=(",", ":"))]
-                trace["actionReason"] = "Guardrail blocked."
+                trace["actionReason"] = BLOCKED_REASON
                 ans.blocks = [{"text": self.g["blocked_output_message"]}]
                 ans.stop_reason = "guardrail_intervened"
         if self.trace_mode in ("enabled", "enabled_full"):
