@@ -12,6 +12,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+import boto3
+import botocore
+import botocore.config
 import openai
 import pytest
 
@@ -172,3 +175,22 @@ def no_item_store_gateway(emulator, tmp_path_factory):
     gw = Gateway(gateway_env(emulator, PLUGIN_CONFIG_FILE=str(config)))
     yield gw
     gw.close()
+
+
+def bedrock_native_client(gateway, key, monkeypatch, service="bedrock-runtime"):
+    """boto3's `service` client sending `key` as a Bedrock API key. botocore sends
+    AWS_BEARER_TOKEN_BEDROCK only over https, and this test gateway listens on plain http, so
+    the same `Authorization: Bearer` header is added on an unsigned client instead."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "AWS_BEARER_TOKEN_BEDROCK"):
+        monkeypatch.delenv(name, raising=False)
+    client = boto3.client(service, region_name="us-east-1",
+                          endpoint_url=f"http://127.0.0.1:{gateway.port}",
+                          config=botocore.config.Config(retries={"max_attempts": 1},
+                                                        signature_version=botocore.UNSIGNED))
+
+    def bearer(request, **_):
+        request.headers["Authorization"] = f"Bearer {key}"
+
+    client.meta.events.register(f"before-send.{service}.*", bearer)
+    return client

@@ -4,13 +4,10 @@ The emulator checks that what reaches it is signed with the gateway's SigV4 cred
 
 import json
 
-import boto3
-import botocore
-import botocore.config
 import botocore.exceptions
 import pytest
 
-from conftest import CLIENT_KEY, Gateway, gateway_env
+from conftest import CLIENT_KEY, Gateway, bedrock_native_client as runtime, gateway_env
 
 SONNET45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 HAIKU3 = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -27,25 +24,6 @@ def passthrough_gateway(emulator, tmp_path_factory):
     gw = Gateway(gateway_env(emulator, PLUGIN_CONFIG_FILE=str(config), API_KEY=None))
     yield gw
     gw.close()
-
-
-def runtime(gateway, key, monkeypatch, service="bedrock-runtime"):
-    """boto3's `service` client sending `key` as a Bedrock API key. botocore sends
-    AWS_BEARER_TOKEN_BEDROCK only over https, and this test gateway listens on plain http, so
-    the same `Authorization: Bearer` header is added on an unsigned client instead."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                 "AWS_BEARER_TOKEN_BEDROCK"):
-        monkeypatch.delenv(name, raising=False)
-    client = boto3.client(service, region_name="us-east-1",
-                          endpoint_url=f"http://127.0.0.1:{gateway.port}",
-                          config=botocore.config.Config(retries={"max_attempts": 1},
-                                                        signature_version=botocore.UNSIGNED))
-
-    def bearer(request, **_):
-        request.headers["Authorization"] = f"Bearer {key}"
-
-    client.meta.events.register(f"before-send.{service}.*", bearer)
-    return client
 
 
 def anthropic_body(text, max_tokens=64):

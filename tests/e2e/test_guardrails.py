@@ -1,16 +1,18 @@
-"""Bedrock Guardrails through real Envoy: the configured guardrail on every Converse request
-(chat, Responses, the Messages API for models that are not Claude), per key, a client's own
-`guardrailConfig` where the key allows it, and what clients see when the guardrail intervenes.
-The emulator's guardrail `g1` (versions 1 and DRAFT) blocks the word "forbidden"."""
+"""Bedrock Guardrails through real Envoy: the configured guardrail on every request (Converse
+for chat, Responses and the Messages API's other models; InvokeModel headers for Claude on
+/v1/messages; Bedrock's own API from boto3), per key, a client's own guardrail where the key
+allows it, and what clients see when the guardrail intervenes. The emulator's guardrail `g1`
+(versions 1 and DRAFT) blocks the word "forbidden"."""
 
 import json
 import urllib.request
 
 import anthropic
+import botocore.exceptions
 import openai
 import pytest
 
-from conftest import HAIKU, Gateway, gateway_env
+from conftest import HAIKU, Gateway, bedrock_native_client, gateway_env
 
 NOVA = "us.amazon.nova-pro-v1:0"
 BLOCKED = "Sorry, the model cannot answer this question."
@@ -166,16 +168,106 @@ def test_a_request_guardrail_only_where_the_key_allows_it(gw, emulator):
     assert resp.choices[0].finish_reason == "content_filter"
     resp = lab.responses.create(model=NOVA, input="pineapple?", extra_body={"guardrailConfig": chosen})
     assert resp.incomplete_details.reason == "content_filter"
-    # Claude on /v1/messages goes to InvokeModel, where no guardrail is sent: refused, not dropped.
-    with pytest.raises(anthropic.BadRequestError) as err:
-        anthropic_sdk(gw, "key-lab").messages.create(model=HAIKU, max_tokens=64, messages=ask,
-                                                      extra_body={"guardrailConfig": chosen})
-    assert "not supported for Claude" in err.value.body["error"]["message"]
+    # Claude on /v1/messages: the same choice, sent as InvokeModel's headers.
+    msg = anthropic_sdk(gw, "key-lab").messages.create(model=HAIKU, max_tokens=64, messages=ask,
+                                                        extra_body={"guardrailConfig": chosen})
+    assert (msg.content[0].text, msg.stop_reason) == ("No fruit talk here.", "refusal")
     # Fields the client leaves out keep the key's configured values.
     expected = dict(chosen, trace="enabled")
-    assert sent_guardrails(emulator) == [expected, expected, expected]
+    assert sent_guardrails(emulator) == [expected, expected, expected, None]
+    assert invoke_guardrail_headers(emulator.runtime_requests()[-1]) == ("gr7abc", "3", "ENABLED")
     for body in emulator.runtime_requests():
         assert "guardrailConfig" not in json.dumps(body["body"].get("additionalModelRequestFields") or {})
+
+
+def invoke_guardrail_headers(call):
+    headers = call["headers"]
+    return tuple(headers.get(f"x-amzn-bedrock-{name}") for name in ("guardrailidentifier", "guardrailversion",
+                                                                     "trace"))
+
+
+def test_claude_on_messages_is_guarded_json_and_sse(gw, emulator):
+    client = anthropic_sdk(gw, "key-a")
+    msg = client.messages.create(model=HAIKU, max_tokens=64, messages=ASK)
+    assert (msg.content[0].text, msg.stop_reason) == (BLOCKED, "refusal")
+    assert msg.id and msg.usage.output_tokens == 0
+    with client.messages.stream(model=HAIKU, max_tokens=64, messages=ASK) as stream:
+        final = stream.get_final_message()
+    assert (final.content[0].text, final.stop_reason) == (BLOCKED, "refusal")
+    clean = client.messages.create(model=HAIKU, max_tokens=64, messages=CLEAN)
+    assert clean.stop_reason == "end_turn" and clean.content[0].text != BLOCKED
+    for answer in (msg, final, clean):
+        assert not any(k.startswith("amazon-bedrock") for k in (answer.model_extra or {}))
+        assert "guardrail_trace" not in (answer.model_extra or {})
+    calls = emulator.runtime_requests()
+    assert [invoke_guardrail_headers(c) for c in calls] == [("g1", "1", None)] * 3
+    assert [c["path"].rsplit("/", 1)[1] for c in calls] == ["invoke", "invoke-with-response-stream", "invoke"]
+    # A client's own Bedrock headers never choose for it.
+    client.messages.create(model=HAIKU, max_tokens=64, messages=CLEAN,
+                           extra_headers={"X-Amzn-Bedrock-GuardrailIdentifier": "gr7abc",
+                                          "X-Amzn-Bedrock-Trace": "ENABLED_FULL"})
+    assert invoke_guardrail_headers(emulator.runtime_requests()[-1]) == ("g1", "1", None)
+    # A key without a guardrail sends none.
+    anthropic_sdk(gw, "key-open").messages.create(model=HAIKU, max_tokens=64, messages=ASK)
+    assert invoke_guardrail_headers(emulator.runtime_requests()[-1]) == (None, None, None)
+
+
+def test_claude_on_messages_carries_the_configured_trace_and_stream_mode(gw, emulator):
+    lab = anthropic_sdk(gw, "key-lab")
+    msg = lab.messages.create(model=HAIKU, max_tokens=64, messages=ASK)
+    assert msg.stop_reason == "refusal"
+    assert "g1" in json.dumps(msg.model_extra["guardrail_trace"])
+    events = list(lab.messages.create(model=HAIKU, max_tokens=64, messages=ASK, stream=True))
+    [delta] = [e for e in events if e.type == "message_delta"]
+    assert delta.delta.stop_reason == "refusal"
+    assert "g1" in json.dumps(delta.model_extra["guardrail_trace"])
+    assert events[-1].type == "message_stop" and not events[-1].model_extra
+    plain, stream = emulator.runtime_requests()
+    assert invoke_guardrail_headers(plain) == ("g1", "DRAFT", "ENABLED")
+    assert "amazon-bedrock-guardrailConfig" not in plain["body"]
+    assert stream["body"]["amazon-bedrock-guardrailConfig"] == {"streamProcessingMode": "ASYNCHRONOUS"}
+
+
+def test_bedrock_native_clients_get_the_keys_guardrail(gw, emulator, monkeypatch):
+    client = bedrock_native_client(gw, "key-a", monkeypatch)
+    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64, "messages": ASK})
+    answer = json.loads(client.invoke_model(modelId=HAIKU, body=body)["body"].read())
+    # Bedrock's own answer, untouched.
+    assert answer["amazon-bedrock-guardrailAction"] == "INTERVENED"
+    assert answer["content"][0]["text"] == BLOCKED
+    stream = client.invoke_model_with_response_stream(modelId=HAIKU, body=body)["body"]
+    chunks = [json.loads(e["chunk"]["bytes"]) for e in stream if "chunk" in e]
+    assert chunks[-1]["amazon-bedrock-guardrailAction"] == "INTERVENED"
+    converse = client.converse(modelId=NOVA, messages=[{"role": "user", "content": [{"text": ASK[0]["content"]}]}])
+    assert converse["stopReason"] == "guardrail_intervened"
+    calls = emulator.runtime_requests()
+    assert [invoke_guardrail_headers(c) for c in calls[:2]] == [("g1", "1", None)] * 2
+    assert calls[2]["body"]["guardrailConfig"] == G1
+
+
+def test_bedrock_native_guardrail_choices_need_the_keys_permission(gw, emulator, monkeypatch):
+    add_guardrail(emulator, {"id": "gr7abc", "versions": ["3"], "words": ["pineapple"],
+                             "blocked_input_message": "No fruit talk here."})
+    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64,
+                       "messages": [{"role": "user", "content": "pineapple?"}]})
+    own = {"guardrailIdentifier": "gr7abc", "guardrailVersion": "3"}
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        bedrock_native_client(gw, "key-a", monkeypatch).invoke_model(modelId=HAIKU, body=body, **own)
+    assert err.value.response["Error"]["Code"] == "AccessDeniedException"
+    guard_content = [{"role": "user", "content": [{"text": "forbidden words here"},
+                                                  {"guardContent": {"text": {"text": "harmless"}}}]}]
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        bedrock_native_client(gw, "key-a", monkeypatch).converse(modelId=NOVA, messages=guard_content)
+    assert err.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "guardContent" in err.value.response["Error"]["Message"]
+    assert emulator.runtime_requests() == [], "refused requests never reach Bedrock"
+    # Allowed: the client's own guardrail; a key without a guardrail: the request as sent.
+    for key in ("key-lab", "key-open"):
+        answer = bedrock_native_client(gw, key, monkeypatch).invoke_model(modelId=HAIKU, body=body, **own)
+        assert json.loads(answer["body"].read())["content"][0]["text"] == "No fruit talk here."
+    lab, open_key = emulator.runtime_requests()
+    assert invoke_guardrail_headers(lab) == ("gr7abc", "3", "ENABLED")
+    assert invoke_guardrail_headers(open_key) == ("gr7abc", "3", None)
 
 
 def test_a_malformed_request_guardrail_is_a_400_naming_the_field(gw, emulator):

@@ -32,16 +32,31 @@ pub fn settle_guardrail_verdict(
 
 pub struct MessageAnswer {
     pub model: String,
+    /// The id for an answer Bedrock sent without one (a guardrail blocking the input answers
+    /// with only `type`, `role` and `content`).
+    pub fallback_id: String,
 }
 
 impl JsonTranslator for MessageAnswer {
     fn translate(&self, body: &[u8]) -> Result<Vec<u8>, ApiError> {
         let mut message: Value = serde_json::from_slice(body)
             .map_err(|_| ApiError::bad_gateway("Bedrock: the answer is not JSON"))?;
+        let (intervened, trace) = guardrail::take_invoke_verdict(&mut message);
         if let Some(obj) = message.as_object_mut() {
             obj.insert("model".into(), Value::String(self.model.clone()));
+            // A Message as Anthropic's SDKs and Claude Code read it, whatever Bedrock left out.
+            let defaults = [
+                ("id", json!(self.fallback_id)),
+                ("type", json!("message")),
+                ("role", json!("assistant")),
+                ("stop_reason", json!("end_turn")),
+                ("stop_sequence", Value::Null),
+                ("usage", json!({"input_tokens": 0, "output_tokens": 0})),
+            ];
+            for (name, value) in defaults {
+                obj.entry(name).or_insert(value);
+            }
         }
-        let (intervened, trace) = guardrail::take_invoke_verdict(&mut message);
         settle_guardrail_verdict(&mut message, intervened, trace.as_ref(), &["stop_reason"]);
         Ok(message.to_string().into_bytes())
     }
@@ -75,6 +90,7 @@ mod tests {
             "stop_sequence": null, "usage": {"input_tokens": 3, "output_tokens": 1}});
         let out = MessageAnswer {
             model: "claude-opus-4-8".into(),
+            fallback_id: "msg_1".into(),
         }
         .translate(bedrock.to_string().as_bytes())
         .unwrap();
@@ -90,27 +106,49 @@ mod tests {
     #[test]
     fn a_guardrail_intervention_is_a_refusal_with_the_guardrails_message() {
         let translate = |bedrock: Value| -> Value {
-            let out = MessageAnswer { model: "c".into() }
-                .translate(bedrock.to_string().as_bytes())
-                .unwrap();
+            let answer = MessageAnswer {
+                model: "c".into(),
+                fallback_id: "msg_r1".into(),
+            };
+            let out = answer.translate(bedrock.to_string().as_bytes()).unwrap();
             serde_json::from_slice(&out).unwrap()
         };
-        let trace = json!({"guardrail": {"inputAssessment": {"g1": {"wordPolicy": {}}}}});
+        // A blocked input, as Bedrock's invocation logs show it: no id, stop_reason or usage.
+        let trace = json!({"guardrail": {"input": {"g1": {"wordPolicy": {}}},
+            "actionReason": "Guardrail blocked."}});
         let blocked = json!({"type": "message", "role": "assistant",
             "content": [{"type": "text", "text": "Sorry, the model cannot answer this question."}],
-            "stop_reason": "end_turn", "usage": {"input_tokens": 0, "output_tokens": 0},
             guardrail::INVOKE_ACTION_FIELD: "INTERVENED", guardrail::INVOKE_TRACE_FIELD: trace});
         let out = translate(blocked.clone());
         assert_eq!(out["stop_reason"], "refusal");
+        assert_eq!(
+            (out["id"].as_str(), out["model"].as_str()),
+            (Some("msg_r1"), Some("c"))
+        );
+        assert_eq!(out["usage"], json!({"input_tokens": 0, "output_tokens": 0}));
+        assert_eq!(out["stop_sequence"], Value::Null);
         assert_eq!(out["content"], blocked["content"]);
         assert_eq!(out[guardrail::TRACE_FIELD], trace["guardrail"]);
         assert!(out.get(guardrail::INVOKE_ACTION_FIELD).is_none());
         assert!(out.get(guardrail::INVOKE_TRACE_FIELD).is_none());
 
-        let passed = json!({"type": "message", "content": [{"type": "text", "text": "Hi"}],
-            "stop_reason": "end_turn", guardrail::INVOKE_ACTION_FIELD: "NONE"});
+        // A blocked output keeps the model's envelope and stop reason end_turn.
+        let output = json!({"id": "msg_bdrk_9", "type": "message", "role": "assistant",
+            "content": [{"type": "text", "text": "Blocked."}], "stop_reason": "end_turn",
+            "stop_sequence": null, "usage": {"input_tokens": 7, "output_tokens": 3},
+            guardrail::INVOKE_ACTION_FIELD: "INTERVENED"});
+        let out = translate(output);
+        assert_eq!(
+            (out["id"].as_str(), out["stop_reason"].as_str()),
+            (Some("msg_bdrk_9"), Some("refusal"))
+        );
+        assert_eq!(out["usage"]["output_tokens"], 3);
+
+        let passed = json!({"id": "msg_bdrk_8", "type": "message",
+            "content": [{"type": "text", "text": "Hi"}], "stop_reason": "max_tokens",
+            guardrail::INVOKE_ACTION_FIELD: "NONE"});
         let out = translate(passed);
-        assert_eq!(out["stop_reason"], "end_turn");
+        assert_eq!(out["stop_reason"], "max_tokens");
         assert!(out.get(guardrail::INVOKE_ACTION_FIELD).is_none());
         assert!(out.get(guardrail::TRACE_FIELD).is_none());
     }

@@ -65,7 +65,10 @@ pub fn translate(
             AnswerTranslator::Stream(Box::new(stream)),
         )
     } else {
-        let json = MessageAnswer { model: req.model };
+        let json = MessageAnswer {
+            model: req.model,
+            fallback_id: format!("msg_{}", ctx.request_id),
+        };
         ("invoke", AnswerTranslator::Json(Box::new(json)))
     };
     Ok(Translated {
