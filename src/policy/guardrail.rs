@@ -390,6 +390,19 @@ pub fn converse_config(
 pub const INVOKE_ACTION_FIELD: &str = "amazon-bedrock-guardrailAction";
 pub const INVOKE_TRACE_FIELD: &str = "amazon-bedrock-trace";
 
+/// Marks a Messages answer (a Message or `message_delta`) as one the guardrail intervened in,
+/// with InvokeModel's own field: the stop reason stays `end_turn`, as on InvokeModel, because
+/// Claude Code shows a `refusal` as Anthropic's usage-policy error and drops the guardrail's
+/// message.
+pub fn mark_intervened(answer: &mut Value) {
+    if let Some(obj) = answer.as_object_mut() {
+        obj.insert(
+            INVOKE_ACTION_FIELD.into(),
+            Value::String("INTERVENED".into()),
+        );
+    }
+}
+
 /// Takes InvokeModel's guardrail fields out of an answer object (a Message or a stream event):
 /// whether the guardrail intervened, and its trace.
 pub fn take_invoke_verdict(answer: &mut Value) -> (bool, Option<Value>) {

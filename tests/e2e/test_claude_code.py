@@ -166,3 +166,28 @@ def test_mode_b_through_the_gateway_write_tool_round_trip(claude_gateway, emulat
     first, second = runtime(emulator.requests())
     assert_write_round_trip(run, target, first, second)
     assert Path(target).exists()
+
+
+# ---- a guardrail on the key: the guardrail's message is what Claude Code shows ---------------
+
+@pytest.fixture(scope="module")
+def guarded_gateway(emulator, tmp_path_factory):
+    """The emulator's guardrail g1 (it blocks the word "forbidden") on Claude Code's key."""
+    config = tmp_path_factory.mktemp("claude-guarded") / "plugin.json"
+    config.write_text(json.dumps({"model_aliases": {DEFAULT_MODEL_A: SONNET45},
+                                  "api_keys": [{"name": "team-a", "key": CLIENT_KEY}],
+                                  "guardrail": {"identifier": "g1", "version": "1"}}))
+    gw = Gateway(gateway_env(emulator, PLUGIN_CONFIG_FILE=str(config), API_KEY=None))
+    yield gw
+    gw.close()
+
+
+@pytest.mark.parametrize("mode_env", [mode_a_env, mode_b_env], ids=["mode-a", "mode-b"])
+def test_a_guardrail_block_shows_the_guardrails_message_in_both_modes(guarded_gateway, emulator, mode_env):
+    run = run_claude("Tell me the forbidden recipe", mode_env(base_url(guarded_gateway), CLIENT_KEY))
+    # Not Claude Code's "violates our Usage Policy" error, which a `refusal` stop reason brings.
+    assert run.ok, run.explain()
+    assert run.text == "Sorry, the model cannot answer this question."
+    [call] = runtime(emulator.requests())
+    assert call["headers"]["x-amzn-bedrock-guardrailidentifier"] == "g1"
+    assert call["headers"]["x-amzn-bedrock-guardrailversion"] == "1"

@@ -85,16 +85,34 @@ def test_responses_intervention_json_and_sse(gw, emulator):
     assert sent_guardrails(emulator) == [G1, G1]
 
 
+ACTION = "amazon-bedrock-guardrailAction"
+
+
+def assert_intervened(message, text):
+    """A Messages answer the guardrail blocked: its message as the answer, marked as such (not
+    `refusal`, which Claude Code shows as Anthropic's usage-policy error instead of the text)."""
+    assert [b.text for b in message.content] == [text]
+    assert message.stop_reason == "end_turn"
+    assert (message.model_extra or {}).get(ACTION) == "INTERVENED"
+
+
+def assert_stream_intervened(events):
+    events = list(events)
+    [delta] = [e for e in events if e.type == "message_delta"]
+    assert delta.delta.stop_reason == "end_turn" and delta.model_extra[ACTION] == "INTERVENED"
+    return delta
+
+
 def test_messages_intervention_json_and_sse_for_a_model_that_is_not_claude(gw, emulator):
     client = anthropic_sdk(gw, "key-a")
     msg = client.messages.create(model=NOVA, max_tokens=64, messages=ASK)
-    assert msg.stop_reason == "refusal"
-    assert [b.text for b in msg.content] == [BLOCKED]
+    assert_intervened(msg, BLOCKED)
     with client.messages.stream(model=NOVA, max_tokens=64, messages=ASK) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
-    assert text == BLOCKED and final.stop_reason == "refusal"
-    assert sent_guardrails(emulator) == [G1, G1]
+    assert text == BLOCKED and final.stop_reason == "end_turn"
+    assert_stream_intervened(client.messages.create(model=NOVA, max_tokens=64, messages=ASK, stream=True))
+    assert sent_guardrails(emulator) == [G1, G1, G1]
 
 
 def test_the_guardrail_goes_on_clean_requests_too_and_per_key(gw, emulator):
@@ -171,7 +189,7 @@ def test_a_request_guardrail_only_where_the_key_allows_it(gw, emulator):
     # Claude on /v1/messages: the same choice, sent as InvokeModel's headers.
     msg = anthropic_sdk(gw, "key-lab").messages.create(model=HAIKU, max_tokens=64, messages=ask,
                                                         extra_body={"guardrailConfig": chosen})
-    assert (msg.content[0].text, msg.stop_reason) == ("No fruit talk here.", "refusal")
+    assert_intervened(msg, "No fruit talk here.")
     # Fields the client leaves out keep the key's configured values.
     expected = dict(chosen, trace="enabled")
     assert sent_guardrails(emulator) == [expected, expected, expected, None]
@@ -189,15 +207,15 @@ def invoke_guardrail_headers(call):
 def test_claude_on_messages_is_guarded_json_and_sse(gw, emulator):
     client = anthropic_sdk(gw, "key-a")
     msg = client.messages.create(model=HAIKU, max_tokens=64, messages=ASK)
-    assert (msg.content[0].text, msg.stop_reason) == (BLOCKED, "refusal")
+    assert_intervened(msg, BLOCKED)
     assert msg.id and msg.usage.output_tokens == 0
-    with client.messages.stream(model=HAIKU, max_tokens=64, messages=ASK) as stream:
-        final = stream.get_final_message()
-    assert (final.content[0].text, final.stop_reason) == (BLOCKED, "refusal")
+    delta = assert_stream_intervened(client.messages.create(model=HAIKU, max_tokens=64, messages=ASK,
+                                                            stream=True))
     clean = client.messages.create(model=HAIKU, max_tokens=64, messages=CLEAN)
     assert clean.stop_reason == "end_turn" and clean.content[0].text != BLOCKED
-    for answer in (msg, final, clean):
-        assert not any(k.startswith("amazon-bedrock") for k in (answer.model_extra or {}))
+    assert ACTION not in (clean.model_extra or {})
+    for answer in (msg, delta, clean):
+        assert "amazon-bedrock-trace" not in (answer.model_extra or {})
         assert "guardrail_trace" not in (answer.model_extra or {})
     calls = emulator.runtime_requests()
     assert [invoke_guardrail_headers(c) for c in calls] == [("g1", "1", None)] * 3
@@ -215,11 +233,10 @@ def test_claude_on_messages_is_guarded_json_and_sse(gw, emulator):
 def test_claude_on_messages_carries_the_configured_trace_and_stream_mode(gw, emulator):
     lab = anthropic_sdk(gw, "key-lab")
     msg = lab.messages.create(model=HAIKU, max_tokens=64, messages=ASK)
-    assert msg.stop_reason == "refusal"
+    assert_intervened(msg, BLOCKED)
     assert "g1" in json.dumps(msg.model_extra["guardrail_trace"])
     events = list(lab.messages.create(model=HAIKU, max_tokens=64, messages=ASK, stream=True))
-    [delta] = [e for e in events if e.type == "message_delta"]
-    assert delta.delta.stop_reason == "refusal"
+    delta = assert_stream_intervened(events)
     assert "g1" in json.dumps(delta.model_extra["guardrail_trace"])
     assert events[-1].type == "message_stop" and not events[-1].model_extra
     plain, stream = emulator.runtime_requests()

@@ -1,6 +1,6 @@
 //! Bedrock's JSON answers → Anthropic's: an InvokeModel answer for Claude already is an
-//! Anthropic Message (`model` becomes the name the client asked for; a guardrail's
-//! intervention becomes `stop_reason: "refusal"`, its trace `guardrail_trace`); CountTokens'
+//! Anthropic Message (`model` becomes the name the client asked for; a guardrail's verdict
+//! and trace take the fields every Messages answer uses); CountTokens'
 //! `{"inputTokens"}` becomes `{"input_tokens"}`.
 
 use crate::api::JsonTranslator;
@@ -9,9 +9,10 @@ use crate::policy::guardrail;
 use serde_json::{json, Value};
 
 /// Bedrock's guardrail verdict on an InvokeModel answer (a Message or a `message_delta`
-/// event): its fields taken out, the stop reason `refusal` when the guardrail intervened (as
-/// on the Converse path), and its trace kept only where Bedrock sent one (it does when the
-/// request asked). `stop_reason` is where the object carries it.
+/// event), as every Messages answer gives it: the guardrail's message stays the content with
+/// stop reason `end_turn`, an intervention is marked (`guardrail::mark_intervened`), and the
+/// trace is kept only where Bedrock sent one (it does when the request asked). `stop_reason`
+/// is where the object carries it.
 pub fn settle_guardrail_verdict(
     answer: &mut Value,
     intervened: bool,
@@ -22,10 +23,15 @@ pub fn settle_guardrail_verdict(
     for name in stop_reason {
         slot = slot.and_then(|v| v.get_mut(*name));
     }
-    if let Some(reason) = slot {
-        if intervened || reason == "guardrail_intervened" {
-            *reason = Value::String("refusal".into());
+    let reported = slot.is_some_and(|reason| {
+        let reported = *reason == "guardrail_intervened";
+        if reported {
+            *reason = Value::String("end_turn".into());
         }
+        reported
+    });
+    if intervened || reported {
+        guardrail::mark_intervened(answer);
     }
     guardrail::attach_trace(answer, trace);
 }
@@ -104,7 +110,7 @@ mod tests {
     }
 
     #[test]
-    fn a_guardrail_intervention_is_a_refusal_with_the_guardrails_message() {
+    fn a_guardrail_intervention_is_marked_with_the_guardrails_message_as_the_answer() {
         let translate = |bedrock: Value| -> Value {
             let answer = MessageAnswer {
                 model: "c".into(),
@@ -120,7 +126,8 @@ mod tests {
             "content": [{"type": "text", "text": "Sorry, the model cannot answer this question."}],
             guardrail::INVOKE_ACTION_FIELD: "INTERVENED", guardrail::INVOKE_TRACE_FIELD: trace});
         let out = translate(blocked.clone());
-        assert_eq!(out["stop_reason"], "refusal");
+        assert_eq!(out["stop_reason"], "end_turn");
+        assert_eq!(out[guardrail::INVOKE_ACTION_FIELD], "INTERVENED");
         assert_eq!(
             (out["id"].as_str(), out["model"].as_str()),
             (Some("msg_r1"), Some("c"))
@@ -129,7 +136,6 @@ mod tests {
         assert_eq!(out["stop_sequence"], Value::Null);
         assert_eq!(out["content"], blocked["content"]);
         assert_eq!(out[guardrail::TRACE_FIELD], trace["guardrail"]);
-        assert!(out.get(guardrail::INVOKE_ACTION_FIELD).is_none());
         assert!(out.get(guardrail::INVOKE_TRACE_FIELD).is_none());
 
         // A blocked output keeps the model's envelope and stop reason end_turn.
@@ -138,10 +144,8 @@ mod tests {
             "stop_sequence": null, "usage": {"input_tokens": 7, "output_tokens": 3},
             guardrail::INVOKE_ACTION_FIELD: "INTERVENED"});
         let out = translate(output);
-        assert_eq!(
-            (out["id"].as_str(), out["stop_reason"].as_str()),
-            (Some("msg_bdrk_9"), Some("refusal"))
-        );
+        assert_eq!(out["id"], "msg_bdrk_9");
+        assert_eq!(out[guardrail::INVOKE_ACTION_FIELD], "INTERVENED");
         assert_eq!(out["usage"]["output_tokens"], 3);
 
         let passed = json!({"id": "msg_bdrk_8", "type": "message",

@@ -12,13 +12,17 @@ use crate::stream::driver::{EventHandler, Flow, StreamDriver};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
+const GUARDRAIL_INTERVENED: &str = "guardrail_intervened";
+
 /// Converse `stopReason` → Anthropic `stop_reason`.
 fn stop_reason(converse: &str) -> &'static str {
     match converse {
         "tool_use" => "tool_use",
         "max_tokens" | "model_context_window_exceeded" => "max_tokens",
         "stop_sequence" => "stop_sequence",
-        "guardrail_intervened" | "content_filtered" => "refusal",
+        // A guardrail's message is the answer (`guardrail::mark_intervened` says why).
+        "guardrail_intervened" => "end_turn",
+        "content_filtered" => "refusal",
         _ => "end_turn",
     }
 }
@@ -65,6 +69,9 @@ impl JsonTranslator for ConverseMessage {
             "content": content, "stop_reason": stop_reason(&answer.stop_reason),
             "stop_sequence": null, "usage": usage_json(&answer.usage),
         });
+        if answer.stop_reason == GUARDRAIL_INTERVENED {
+            guardrail::mark_intervened(&mut message);
+        }
         guardrail::attach_trace(&mut message, answer.trace.as_ref());
         Ok(message.to_string().into_bytes())
     }
@@ -90,6 +97,8 @@ pub struct ConverseEvents {
     usage: Option<Usage>,
     /// Bedrock's trace from the metadata event (only when the request asked for one).
     trace: Option<Value>,
+    /// The guardrail intervened (stop reason `guardrail_intervened`).
+    intervened: bool,
 }
 
 /// ConverseStream → Anthropic SSE, fed as bytes arrive.
@@ -105,6 +114,7 @@ pub fn converse_messages_stream(id: String, model: String) -> ConverseMessagesSt
         stop: None,
         usage: None,
         trace: None,
+        intervened: false,
     })
 }
 
@@ -220,6 +230,9 @@ impl ConverseEvents {
         let mut delta = json!({"type": "message_delta",
             "delta": {"stop_reason": self.stop.unwrap_or("end_turn"), "stop_sequence": null},
             "usage": usage_json(&usage)});
+        if self.intervened {
+            guardrail::mark_intervened(&mut delta);
+        }
         guardrail::attach_trace(&mut delta, self.trace.as_ref());
         sse::push_event(out, "message_delta", &delta);
         sse::push_event(out, "message_stop", &json!({"type": "message_stop"}));
@@ -245,6 +258,7 @@ impl EventHandler for ConverseEvents {
             StreamEvent::MessageStop(stop) => {
                 self.close_all(out);
                 self.stop = Some(stop_reason(&stop.stop_reason));
+                self.intervened = stop.stop_reason == GUARDRAIL_INTERVENED;
             }
             StreamEvent::Metadata(meta) => {
                 self.usage = meta.usage;
@@ -377,5 +391,54 @@ mod tests {
             ),
             (json!("tool_use"), json!(4))
         );
+    }
+
+    #[test]
+    fn a_guardrail_intervention_is_the_answer_marked_as_intervened() {
+        let blocked = "Sorry, the model cannot answer this question.";
+        let body = json!({"output": {"message": {"role": "assistant", "content": [{"text": blocked}]}},
+            "stopReason": "guardrail_intervened",
+            "usage": {"inputTokens": 0, "outputTokens": 0, "totalTokens": 0}});
+        let answer = ConverseMessage {
+            id: "msg_1".into(),
+            model: "nova".into(),
+        };
+        let out: Value =
+            serde_json::from_slice(&answer.translate(body.to_string().as_bytes()).unwrap())
+                .unwrap();
+        assert_eq!(out["content"][0]["text"], blocked);
+        assert_eq!(out["stop_reason"], "end_turn");
+        assert_eq!(out[guardrail::INVOKE_ACTION_FIELD], "INTERVENED");
+
+        let bytes = [
+            start(),
+            text(0, blocked),
+            block_stop(0),
+            stop("guardrail_intervened"),
+            metadata(),
+        ]
+        .concat();
+        let mut s = converse_messages_stream("msg_1".into(), "nova".into());
+        let mut out = s.push(&bytes);
+        out.extend(s.finish());
+        let events = named_events(&out);
+        let (_, delta) = events.iter().find(|(n, _)| n == "message_delta").unwrap();
+        assert_eq!(delta["delta"]["stop_reason"], "end_turn");
+        assert_eq!(delta[guardrail::INVOKE_ACTION_FIELD], "INTERVENED");
+        let mut s = converse_messages_stream("msg_1".into(), "nova".into());
+        let mut out = s.push(
+            &[
+                start(),
+                text(0, "Hi"),
+                block_stop(0),
+                stop("end_turn"),
+                metadata(),
+            ]
+            .concat(),
+        );
+        out.extend(s.finish());
+        assert!(!String::from_utf8(out)
+            .unwrap()
+            .contains(guardrail::INVOKE_ACTION_FIELD));
     }
 }

@@ -2,8 +2,8 @@
 //! complete: each chunk already is an Anthropic stream event, written as `event: <type>` /
 //! `data: <json>`. The gateway's touches: `message.model` is the name the client asked for
 //! (Claude Code keeps its thinking blocks only when it matches), Bedrock's
-//! `amazon-bedrock-invocationMetrics` is kept out (and read for usage), a guardrail's
-//! intervention makes the stop reason `refusal` (Bedrock may report it as late as
+//! `amazon-bedrock-invocationMetrics` is kept out (and read for usage), a guardrail's verdict
+//! and trace go on `message_delta` as on every Messages stream (Bedrock sends them on
 //! `message_stop`, so `message_delta` waits for the event after it), and a failed stream ends
 //! with Anthropic's `event: error`.
 
@@ -218,7 +218,7 @@ mod tests {
     }
 
     #[test]
-    fn a_guardrail_verdict_on_message_stop_makes_the_stop_reason_a_refusal() {
+    fn a_guardrail_verdict_on_message_stop_goes_on_message_delta() {
         let trace = json!({"guardrail": {"inputAssessment": {"g1": {}}}});
         let blocked = [
             chunk(json!({"type": "message_start", "message": {"id": "msg_bdrk_2",
@@ -242,7 +242,8 @@ mod tests {
         let events = named_events(&out);
         let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names[4..], ["message_delta", "message_stop"]);
-        assert_eq!(events[4].1["delta"]["stop_reason"], "refusal");
+        assert_eq!(events[4].1["delta"]["stop_reason"], "end_turn");
+        assert_eq!(events[4].1[guardrail::INVOKE_ACTION_FIELD], "INTERVENED");
         assert_eq!(events[4].1[guardrail::TRACE_FIELD], trace["guardrail"]);
         assert_eq!(events[5].1, json!({"type": "message_stop"}));
         for cut in 1..blocked.len() {
@@ -254,11 +255,14 @@ mod tests {
             again.extend(split.finish());
             assert_eq!(again, out, "split at {cut}");
         }
-        // Without a verdict the stop reason stays the model's.
+        // Without a verdict nothing is marked.
         let mut plain = messages_stream("c".into());
         let mut out = plain.push(&claude_stream());
         out.extend(plain.finish());
-        assert_eq!(named_events(&out)[4].1["delta"]["stop_reason"], "end_turn");
+        assert!(named_events(&out)[4]
+            .1
+            .get(guardrail::INVOKE_ACTION_FIELD)
+            .is_none());
     }
 
     #[test]
