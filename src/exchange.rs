@@ -515,6 +515,7 @@ impl Exchange {
                 let guarded = passthrough::guardrail::guard(
                     &config.guardrail,
                     self.key_name.as_deref(),
+                    self.model.as_deref().unwrap_or(""),
                     action,
                     &guardrail_headers,
                     body,

@@ -5,6 +5,7 @@
 //! need the key's `allow_request_guardrail`. Where the key has none, the request goes as sent,
 //! its own guardrail included, as on Bedrock.
 
+use crate::capabilities::base_model_id;
 use crate::error::ApiError;
 use crate::policy::guardrail::{self, Applied, GuardrailPolicy};
 use crate::router::RuntimeAction;
@@ -32,11 +33,18 @@ pub fn is_guardrail_header(name: &str) -> bool {
         .any(|(header, _)| name.eq_ignore_ascii_case(header))
 }
 
-/// Puts the key's guardrail on a Bedrock-native request. `client_headers` are the client's
-/// InvokeModel guardrail headers (name, value).
+/// Embedding models make no text for a guardrail to screen (and the translated embeddings
+/// API sends none either).
+fn makes_text(model_id: &str) -> bool {
+    !base_model_id(model_id).contains("embed")
+}
+
+/// Puts the key's guardrail on a Bedrock-native request to `model_id`. `client_headers` are
+/// the client's InvokeModel guardrail headers (name, value).
 pub fn guard(
     policy: &GuardrailPolicy,
     key_name: Option<&str>,
+    model_id: &str,
     action: RuntimeAction,
     client_headers: &[(String, String)],
     body: Vec<u8>,
@@ -45,7 +53,7 @@ pub fn guard(
         body,
         set_headers: Vec::new(),
     };
-    if policy.for_key(key_name).identifier.is_none() {
+    if policy.for_key(key_name).identifier.is_none() || !makes_text(model_id) {
         return Ok(unchanged(body));
     }
     let allowed = guardrail::may_choose(policy, key_name);
@@ -195,6 +203,7 @@ mod tests {
             .collect()
     }
 
+    const HAIKU: &str = "anthropic.claude-3-haiku-20240307-v1:0";
     const CLAUDE: &[u8] =
         br#"{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[]}"#;
 
@@ -208,6 +217,7 @@ mod tests {
         let got = guard(
             &p,
             Some("dev"),
+            HAIKU,
             RuntimeAction::Invoke,
             &own,
             CLAUDE.to_vec(),
@@ -229,7 +239,7 @@ mod tests {
                    "stream_processing_mode": "async"}),
             &[],
         );
-        let got = guard(&p, None, RuntimeAction::Invoke, &[], CLAUDE.to_vec()).unwrap();
+        let got = guard(&p, None, HAIKU, RuntimeAction::Invoke, &[], CLAUDE.to_vec()).unwrap();
         assert_eq!(got.body, CLAUDE, "a plain invoke body goes as sent");
         assert_eq!(
             got.set_headers,
@@ -239,7 +249,15 @@ mod tests {
                 (guardrail::TRACE_HEADER, "ENABLED"),
             ])
         );
-        let got = guard(&p, None, RuntimeAction::InvokeStream, &[], CLAUDE.to_vec()).unwrap();
+        let got = guard(
+            &p,
+            None,
+            HAIKU,
+            RuntimeAction::InvokeStream,
+            &[],
+            CLAUDE.to_vec(),
+        )
+        .unwrap();
         let body: Value = serde_json::from_slice(&got.body).unwrap();
         assert_eq!(
             body[guardrail::INVOKE_BODY_CONFIG],
@@ -263,6 +281,7 @@ mod tests {
         let err = guard(
             &p,
             Some("prod"),
+            HAIKU,
             RuntimeAction::Invoke,
             &own,
             CLAUDE.to_vec(),
@@ -275,6 +294,7 @@ mod tests {
         let got = guard(
             &p,
             Some("lab"),
+            HAIKU,
             RuntimeAction::Invoke,
             &own,
             CLAUDE.to_vec(),
@@ -293,21 +313,38 @@ mod tests {
         let err = guard(
             &p,
             Some("prod"),
+            HAIKU,
             RuntimeAction::InvokeStream,
             &[],
             tagged.to_vec(),
         )
         .unwrap_err();
         assert_eq!(err.param.as_deref(), Some(guardrail::INVOKE_BODY_CONFIG));
-        let got = guard(&p, Some("lab"), RuntimeAction::Invoke, &[], tagged.to_vec()).unwrap();
+        let got = guard(
+            &p,
+            Some("lab"),
+            HAIKU,
+            RuntimeAction::Invoke,
+            &[],
+            tagged.to_vec(),
+        )
+        .unwrap();
         assert_eq!(got.body, tagged);
 
         let guarded_part = json!({"messages": [{"role": "user", "content": [
             {"text": "all of this"}, {"guardContent": {"text": {"text": "only this"}}}]}]});
         let body = guarded_part.to_string().into_bytes();
-        let err = guard(&p, Some("prod"), RuntimeAction::Converse, &[], body.clone()).unwrap_err();
+        let err = guard(
+            &p,
+            Some("prod"),
+            HAIKU,
+            RuntimeAction::Converse,
+            &[],
+            body.clone(),
+        )
+        .unwrap_err();
         assert_eq!(err.param.as_deref(), Some("guardContent"));
-        assert!(guard(&p, Some("lab"), RuntimeAction::Converse, &[], body).is_ok());
+        assert!(guard(&p, Some("lab"), HAIKU, RuntimeAction::Converse, &[], body).is_ok());
     }
 
     #[test]
@@ -317,22 +354,38 @@ mod tests {
             &[],
         );
         let body = br#"{"messages":[{"role":"user","content":[{"text":"hi"}]}]}"#.to_vec();
-        let got = guard(&p, None, RuntimeAction::ConverseStream, &[], body.clone()).unwrap();
+        let got = guard(
+            &p,
+            None,
+            HAIKU,
+            RuntimeAction::ConverseStream,
+            &[],
+            body.clone(),
+        )
+        .unwrap();
         let sent: Value = serde_json::from_slice(&got.body).unwrap();
         assert_eq!(
             sent[guardrail::REQUEST_FIELD],
             json!({"guardrailIdentifier": "g1", "guardrailVersion": "1", "streamProcessingMode": "async"})
         );
         assert!(got.set_headers.is_empty());
-        let got = guard(&p, None, RuntimeAction::Converse, &[], body.clone()).unwrap();
+        let got = guard(&p, None, HAIKU, RuntimeAction::Converse, &[], body.clone()).unwrap();
         let sent: Value = serde_json::from_slice(&got.body).unwrap();
         assert!(sent[guardrail::REQUEST_FIELD]
             .get("streamProcessingMode")
             .is_none());
         let own = br#"{"messages":[],"guardrailConfig":{"guardrailIdentifier":"g2","guardrailVersion":"1"}}"#;
-        let err = guard(&p, None, RuntimeAction::Converse, &[], own.to_vec()).unwrap_err();
+        let err = guard(&p, None, HAIKU, RuntimeAction::Converse, &[], own.to_vec()).unwrap_err();
         assert_eq!(err.param.as_deref(), Some(guardrail::REQUEST_FIELD));
-        let count = guard(&p, None, RuntimeAction::CountTokens, &[], body.clone()).unwrap();
+        let count = guard(
+            &p,
+            None,
+            HAIKU,
+            RuntimeAction::CountTokens,
+            &[],
+            body.clone(),
+        )
+        .unwrap();
         assert_eq!(count.body, body);
     }
 }
