@@ -73,6 +73,13 @@ pub fn supports_tools(model_id: &str) -> bool {
     !(id.starts_with("deepseek.r1") || takes_no_system_prompt(id))
 }
 
+/// Llama models take tools on Converse but not on ConverseStream: "This model doesn't support
+/// tool use in streaming mode." (earendil-works/pi#3739, Llama 4 Scout / Maverick; AWS's model
+/// feature table lists tool use in streaming for none of them).
+pub fn streams_tool_use(model_id: &str) -> bool {
+    family(model_id) != Family::Llama
+}
+
 /// Mistral 7B and Mixtral 8x7B refuse system prompts ("This model doesn't support system
 /// messages."): the gateway puts the system text at the start of the first user turn.
 pub fn supports_system_prompt(model_id: &str) -> bool {

@@ -11,7 +11,7 @@ use crate::api::{
 };
 use crate::bedrock::converse::Usage;
 use crate::bedrock::errors::{bedrock_error, scrub};
-use crate::bedrock::model_id::{runtime_path, validate_model_id};
+use crate::bedrock::model_id::{answers_as_event_stream, runtime_path, validate_model_id};
 use crate::config::{Config, ItemStore};
 use crate::error::ApiError;
 use crate::jobs::embeddings::EmbeddingsJob;
@@ -881,9 +881,11 @@ impl Exchange {
         if unasked {
             return Err(NotSent::LookUp(translated.model_id));
         }
-        let accept = match translated.answer {
-            AnswerTranslator::Stream(_) => "application/vnd.amazon.eventstream",
-            AnswerTranslator::Json(_) => "application/json",
+        // What Bedrock answers with: a streamed client answer may be made from a whole one.
+        let accept = if answers_as_event_stream(&translated.path) {
+            "application/vnd.amazon.eventstream"
+        } else {
+            "application/json"
         };
         let signed = signed_headers(
             config,

@@ -35,6 +35,12 @@ pub fn encode_path_segment(segment: &str) -> String {
 }
 
 /// `/model/{id}/converse` or, for a streamed answer, `/model/{id}/converse-stream`.
+/// Whether Bedrock answers a runtime path with an AWS event stream (ConverseStream,
+/// InvokeModelWithResponseStream).
+pub fn answers_as_event_stream(path: &str) -> bool {
+    path.ends_with("/converse-stream") || path.ends_with("/invoke-with-response-stream")
+}
+
 pub fn converse_path(model_id: &str, stream: bool) -> String {
     runtime_path(
         model_id,

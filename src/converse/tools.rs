@@ -1,10 +1,21 @@
 //! Tools: Converse tool specs from a name, description and JSON Schema, tool-choice keywords,
 //! and the tool configuration once a structured-output answer tool may join the client's.
 
-use crate::bedrock::converse::{InputSchema, Tool, ToolConfig, ToolSpec};
+use crate::bedrock::converse::{ConverseRequest, InputSchema, Tool, ToolConfig, ToolSpec};
 use crate::capabilities;
 use crate::error::ApiError;
 use serde_json::{json, Map, Value};
+
+/// Whether a request the client streams goes to ConverseStream. A model that refuses tools
+/// while streaming gets Converse instead, and the client's stream is made from the whole
+/// answer (`stream::sources::ConverseSource::WholeAnswer`): later, but the same events.
+pub fn converse_stream_serves(
+    client_streams: bool,
+    request: &ConverseRequest,
+    model: &str,
+) -> bool {
+    client_streams && (request.tool_config.is_none() || capabilities::streams_tool_use(model))
+}
 
 /// Bedrock's limit on tools per request.
 pub const MAX_TOOLS: usize = 512;

@@ -22,6 +22,8 @@ pub trait EventSource: Default {
     fn next_event(&mut self) -> Option<Result<Self::Event, ApiError>>;
     /// At end of input: the error for a stream that ended inside an event, if it did.
     fn cut_off(&self) -> Option<ApiError>;
+    /// Input is over: a source that reads only whole answers makes its events now.
+    fn end(&mut self) {}
 }
 
 /// Whether the client's answer is complete after an event.
@@ -78,6 +80,12 @@ where
         }
     }
 
+    /// The same driver reading from `source` (before any bytes are pushed).
+    pub fn with_source(mut self, source: S) -> Self {
+        self.source = source;
+        self
+    }
+
     pub fn handler(&self) -> &H {
         &self.handler
     }
@@ -98,24 +106,34 @@ where
             return out;
         }
         self.source.push(bytes);
+        self.drain(&mut out);
+        out
+    }
+
+    /// Hands every complete event to the handler.
+    fn drain(&mut self, out: &mut Vec<u8>) {
         while !self.is_finished() {
             match self.source.next_event() {
                 Some(Ok(event)) => {
-                    if self.handler.on_event(event, &mut out) == Flow::Complete {
+                    if self.handler.on_event(event, out) == Flow::Complete {
                         self.phase = Phase::Complete;
                     }
                 }
-                Some(Err(err)) => self.fail_into(err, &mut out),
+                Some(Err(err)) => self.fail_into(err, out),
                 None => break,
             }
         }
-        out
     }
 
     /// Upstream end of stream: the closing events after a complete answer, otherwise the error
     /// event for a truncated one. Idempotent.
     pub fn finish(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
+        if self.is_finished() {
+            return out;
+        }
+        self.source.end();
+        self.drain(&mut out);
         if self.is_finished() {
             return out;
         }

@@ -39,6 +39,9 @@ pub struct ChatTranslation {
     /// The model name as the client asked for it, echoed back in responses.
     pub requested_model: String,
     pub stream: bool,
+    /// The answer comes from ConverseStream (else from Converse, see
+    /// `converse::tools::converse_stream_serves`).
+    pub converse_stream: bool,
     pub include_usage: bool,
     /// The tool carrying a `response_format` answer: its input is returned as the content.
     pub response_tool: Option<String>,
@@ -126,10 +129,12 @@ pub fn chat_to_converse(
         extra,
         output_config,
     })?;
+    let stream = req.stream.unwrap_or(false);
     Ok(ChatTranslation {
+        converse_stream: tools::converse_stream_serves(stream, &converse, &caps),
         model_id,
         requested_model,
-        stream: req.stream.unwrap_or(false),
+        stream,
         include_usage: req
             .stream_options
             .as_ref()
@@ -413,7 +418,7 @@ fn stop_sequences(stop: Option<&Stop>) -> Result<Vec<String>, ApiError> {
 
 impl ChatTranslation {
     pub fn path(&self) -> String {
-        model_id::converse_path(&self.model_id, self.stream)
+        model_id::converse_path(&self.model_id, self.converse_stream)
     }
 
     pub fn body(&self) -> Result<Vec<u8>, ApiError> {

@@ -18,12 +18,11 @@
 
 use crate::api::chat::answer::{chat_usage, finish_reason};
 use crate::bedrock::converse::Usage;
-use crate::bedrock::stream::{
-    ContentBlockDelta, ContentBlockStart, Delta, EventReader, StreamEvent,
-};
+use crate::bedrock::stream::{ContentBlockDelta, ContentBlockStart, Delta, StreamEvent};
 use crate::error::ApiError;
 use crate::sse;
 use crate::stream::driver::{EventHandler, Flow, StreamDriver};
+use crate::stream::sources::ConverseSource;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -62,7 +61,7 @@ pub struct ChatEvents {
 }
 
 /// ConverseStream → chat chunks, fed as bytes arrive.
-pub type ChatStream = StreamDriver<EventReader, ChatEvents>;
+pub type ChatStream = StreamDriver<ConverseSource, ChatEvents>;
 
 impl ChatStream {
     /// `id`: `chatcmpl-...`, the same on every chunk; `model`: the name the client asked for;
@@ -740,6 +739,42 @@ mod tests {
         let (_, s) = run(false, &[&text_stream()]);
         assert_eq!(s.usage().map(|u| u.output_tokens), Some(5));
         assert!(s.error().is_none());
+    }
+
+    #[test]
+    fn a_whole_converse_answer_streams_the_same_chunks_once_it_has_arrived() {
+        let converse = json!({"output": {"message": {"role": "assistant", "content": [
+            {"text": "Checking."},
+            {"toolUse": {"toolUseId": "tooluse_1", "name": "get_weather", "input": {"city": "Paris"}}}]}},
+            "stopReason": "tool_use",
+            "usage": {"inputTokens": 3, "outputTokens": 5, "totalTokens": 8}})
+        .to_string()
+        .into_bytes();
+        let mut whole = new_stream(true).from_whole_answer();
+        for piece in converse.chunks(7) {
+            assert!(
+                whole.push(piece).is_empty(),
+                "nothing before the answer is whole"
+            );
+        }
+        let chunks = check_invariants(&parse_sse(&whole.finish()));
+        assert_eq!(content(&chunks, "content"), "Checking.");
+        assert_eq!(
+            tool_calls(&chunks),
+            vec![(
+                "tooluse_1".into(),
+                "get_weather".into(),
+                r#"{"city":"Paris"}"#.into()
+            )]
+        );
+        assert_eq!(finish_of(&chunks), "tool_calls");
+        assert_eq!(whole.usage().map(|u| u.output_tokens), Some(5));
+
+        let mut broken = new_stream(false).from_whole_answer();
+        broken.push(b"{\"output\": ");
+        let out = String::from_utf8(broken.finish()).unwrap();
+        assert!(out.contains("not JSON"), "{out}");
+        assert!(broken.error().is_some());
     }
 
     #[test]

@@ -4,11 +4,12 @@
 use crate::api::messages::errors;
 use crate::api::JsonTranslator;
 use crate::bedrock::converse::{ConverseResponse, Usage};
-use crate::bedrock::stream::{ContentBlockStart, Delta, EventReader, StreamEvent};
+use crate::bedrock::stream::{ContentBlockStart, Delta, StreamEvent};
 use crate::error::ApiError;
 use crate::policy::guardrail;
 use crate::sse;
 use crate::stream::driver::{EventHandler, Flow, StreamDriver};
+use crate::stream::sources::ConverseSource;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -102,7 +103,7 @@ pub struct ConverseEvents {
 }
 
 /// ConverseStream → Anthropic SSE, fed as bytes arrive.
-pub type ConverseMessagesStream = StreamDriver<EventReader, ConverseEvents>;
+pub type ConverseMessagesStream = StreamDriver<ConverseSource, ConverseEvents>;
 
 pub fn converse_messages_stream(id: String, model: String) -> ConverseMessagesStream {
     StreamDriver::with_handler(ConverseEvents {

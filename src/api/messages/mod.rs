@@ -16,6 +16,7 @@ pub mod stream;
 use crate::api::{AnswerTranslator, RequestContext, Translated};
 use crate::bedrock::model_id::{converse_path, runtime_path, validate_model_id};
 use crate::capabilities::{self, base_model_id, Family};
+use crate::converse::tools;
 use crate::error::ApiError;
 use crate::policy::guardrail;
 use answer::{CountTokensAnswer, MessageAnswer};
@@ -108,18 +109,22 @@ fn through_converse(
     ctx: &RequestContext<'_>,
 ) -> Result<Translated, ApiError> {
     let requested = guardrail::take_requested(&mut req.body, None);
-    let guardrail_config = guardrail::converse_config(
+    let mut converse = converse_request::to_converse(req.body, caps, ctx.config)?;
+    let converse_stream = tools::converse_stream_serves(req.stream, &converse, caps);
+    converse.guardrail_config = guardrail::converse_config(
         &ctx.config.guardrail,
         ctx.key_name,
         requested.as_ref(),
-        req.stream,
+        converse_stream,
     )?;
-    let mut converse = converse_request::to_converse(req.body, caps, ctx.config)?;
-    converse.guardrail_config = guardrail_config;
     let id = format!("msg_{}", ctx.request_id);
     let answer = if req.stream {
         let stream = converse_answer::converse_messages_stream(id, req.model);
-        AnswerTranslator::Stream(Box::new(stream))
+        AnswerTranslator::Stream(if converse_stream {
+            Box::new(stream)
+        } else {
+            Box::new(stream.from_whole_answer())
+        })
     } else {
         let json = converse_answer::ConverseMessage {
             id,
@@ -129,7 +134,7 @@ fn through_converse(
     };
     Ok(Translated {
         upstream_headers: Vec::new(),
-        path: converse_path(&model_id, req.stream),
+        path: converse_path(&model_id, converse_stream),
         body: converse.to_body()?,
         model_id,
         answer,

@@ -31,14 +31,13 @@ pub fn translate(body: &[u8], ctx: &RequestContext<'_>) -> Result<Translated, Ap
         None => None,
     };
     let requested = guardrail::take_requested(&mut req.other, None);
-    let guardrail_config = guardrail::converse_config(
+    let mut translation = to_converse(req, ctx.config, ctx.capability_model)?;
+    translation.converse.guardrail_config = guardrail::converse_config(
         &ctx.config.guardrail,
         ctx.key_name,
         requested.as_ref(),
-        req.stream.unwrap_or(false),
+        translation.converse_stream,
     )?;
-    let mut translation = to_converse(req, ctx.config, ctx.capability_model)?;
-    translation.converse.guardrail_config = guardrail_config;
     let meta = ResponseMeta {
         id,
         model: translation.requested_model.clone(),
@@ -48,7 +47,12 @@ pub fn translate(body: &[u8], ctx: &RequestContext<'_>) -> Result<Translated, Ap
         echo,
     };
     let answer = if translation.stream {
-        AnswerTranslator::Stream(Box::new(ResponsesStream::new(meta)))
+        let stream = ResponsesStream::new(meta);
+        AnswerTranslator::Stream(if translation.converse_stream {
+            Box::new(stream)
+        } else {
+            Box::new(stream.from_whole_answer())
+        })
     } else {
         AnswerTranslator::Json(Box::new(meta))
     };

@@ -29,6 +29,9 @@ pub struct ResponsesTranslation {
     pub model_id: String,
     pub requested_model: String,
     pub stream: bool,
+    /// The answer comes from ConverseStream (else from Converse, see
+    /// `converse::tools::converse_stream_serves`).
+    pub converse_stream: bool,
     pub converse: ConverseRequest,
     pub tools: ToolNames,
     /// The tool carrying a `text.format` answer: its input is returned as `output_text`.
@@ -186,10 +189,12 @@ pub fn to_converse(
         extra,
         output_config,
     })?;
+    let stream = req.stream.unwrap_or(false);
     Ok(ResponsesTranslation {
+        converse_stream: tools::converse_stream_serves(stream, &converse, &caps),
         model_id,
         requested_model,
-        stream: req.stream.unwrap_or(false),
+        stream,
         converse,
         tools: offered.names,
         response_tool,
@@ -441,7 +446,7 @@ fn tool_result(output: &CallOutput, param: &str) -> Result<ContentBlock, ApiErro
 
 impl ResponsesTranslation {
     pub fn path(&self) -> String {
-        model_id::converse_path(&self.model_id, self.stream)
+        model_id::converse_path(&self.model_id, self.converse_stream)
     }
 
     pub fn body(&self) -> Result<Vec<u8>, ApiError> {

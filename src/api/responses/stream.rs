@@ -24,11 +24,12 @@ use crate::api::responses::output::{
 };
 use crate::api::responses::tools::{custom_input, CallKind, ToolTarget};
 use crate::bedrock::converse::{ReasoningBlock, ReasoningText, Usage};
-use crate::bedrock::stream::{ContentBlockStart, Delta, EventReader, StreamEvent};
+use crate::bedrock::stream::{ContentBlockStart, Delta, StreamEvent};
 use crate::error::ApiError;
 use crate::policy::guardrail;
 use crate::sse;
 use crate::stream::driver::{EventHandler, Flow, StreamDriver};
+use crate::stream::sources::ConverseSource;
 use serde_json::{json, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +92,7 @@ pub struct ResponsesEvents {
 }
 
 /// ConverseStream → Responses events, fed as bytes arrive.
-pub type ResponsesStream = StreamDriver<EventReader, ResponsesEvents>;
+pub type ResponsesStream = StreamDriver<ConverseSource, ResponsesEvents>;
 
 impl ResponsesStream {
     pub fn new(meta: ResponseMeta) -> Self {
