@@ -243,6 +243,13 @@ fn headers_to_drop(names: &[String]) -> Vec<String> {
     drop
 }
 
+/// Bedrock's own request headers (`x-amzn-bedrock-*`), in any letter case.
+pub fn is_bedrock_header(name: &str) -> bool {
+    name.as_bytes()
+        .get(..15)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(b"x-amzn-bedrock-"))
+}
+
 fn not_allowed(model_id: &str) -> ApiError {
     ApiError::new(
         403,
@@ -346,8 +353,8 @@ impl Exchange {
                 drop_headers.extend(
                     head.header_names
                         .iter()
-                        .map(|n| n.to_ascii_lowercase())
-                        .filter(|n| n.starts_with("x-amzn-bedrock-")),
+                        .filter(|n| is_bedrock_header(n))
+                        .map(|n| n.to_ascii_lowercase()),
                 );
                 if self.error_shape == ErrorShape::Anthropic {
                     // Betas travel in the body, as Bedrock wants them.

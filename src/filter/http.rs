@@ -5,7 +5,7 @@ use super::calls::OwnCalls;
 use super::host;
 use super::metrics::Metrics;
 use crate::config::Config;
-use crate::exchange::{BodyAction, Exchange, Host, RequestHead};
+use crate::exchange::{is_bedrock_header, BodyAction, Exchange, Host, RequestHead};
 use crate::jobs::models::ModelCache;
 use crate::local_reply::LocalReply;
 use crate::observability;
@@ -149,7 +149,7 @@ impl HttpContext for Http {
             anthropic_beta: find("anthropic-beta"),
             bedrock_headers: headers
                 .iter()
-                .filter(|(n, _)| n.to_ascii_lowercase().starts_with("x-amzn-bedrock-"))
+                .filter(|(n, _)| is_bedrock_header(n))
                 .cloned()
                 .collect(),
         };
