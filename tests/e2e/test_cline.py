@@ -43,14 +43,14 @@ class ClineRun:
         return f"exit {self.proc.returncode}\nstdout: {self.proc.stdout[-4000:]}\nstderr: {self.proc.stderr[-2000:]}"
 
 
-def run_cline(gateway, prompt, work=None, timeout=180):
+def run_cline(gateway, prompt, work=None, timeout=180, model=MODEL):
     home, fresh = temp_dirs("cline")
     work = work or fresh
     data = home / "cline-data"
     env = agent_env(home, CLINE_NO_AUTO_UPDATE="1")
     auth = subprocess.run(
         [str(CLINE), "auth", "--provider", "openai", "--baseurl", gateway.base_url, "--apikey", CLIENT_KEY,
-         "--modelid", MODEL, "--data-dir", str(data)],
+         "--modelid", model, "--data-dir", str(data)],
         cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     assert auth.returncode == 0, auth.stdout + auth.stderr
     proc = subprocess.run(
@@ -94,4 +94,23 @@ def test_cline_writes_a_file_with_its_editor_tool(gateway, emulator):
     assert call["name"] == "editor" and call["input"]["path"] == str(target)
     [result] = [b["toolResult"] for b in results["content"] if "toolResult" in b]
     assert result["toolUseId"] == call["toolUseId"] and "File created successfully" in json.dumps(result)
+    assert served(emulator) == [1, 1]
+
+
+def test_cline_on_llama_which_takes_tools_only_without_streaming(gateway, emulator):
+    """Cline always streams with its tools; Bedrock refuses tools on ConverseStream for Llama, so
+    the gateway calls Converse and streams the whole answer to Cline."""
+    llama = "us.meta.llama4-maverick-17b-instruct-v1:0"
+    home, work = temp_dirs("cline-llama")
+    target = work / "hello.txt"
+    script(emulator, [{"text": "Creating the file.", "tool_calls": [
+                          {"name": "editor", "input": {"path": str(target), "new_text": "hello from llama\n"}}]},
+                      {"text": "Created hello.txt."}])
+    run = run_cline(gateway, "create hello.txt", work=work, model=llama)
+    assert run.ok, run.explain()
+    assert run.result["text"] == "Created hello.txt."
+    assert target.read_text() == "hello from llama\n"
+    calls = emulator.runtime_requests()
+    assert [c["path"].rsplit("/", 1)[1] for c in calls] == ["converse", "converse"]
+    assert all("toolConfig" in c["body"] for c in calls)
     assert served(emulator) == [1, 1]
