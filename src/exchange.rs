@@ -977,24 +977,31 @@ impl Exchange {
         status: u16,
         header: &dyn Fn(&str) -> Option<String>,
     ) -> ResponseHeaders {
-        if let State::Passing(reader) = &mut self.state {
-            // Bedrock's answer, errors included, is what a Bedrock client expects.
-            reader.on_headers(header);
-            self.status = status;
-            if status == 200 {
-                self.outcome = Outcome::Success;
-                return ResponseHeaders::default();
+        let error_type = header("x-amzn-errortype");
+        let error_type = error_type.as_deref();
+        match &mut self.state {
+            State::Passing(reader) => {
+                reader.on_headers(header);
+                self.status = status;
+                if status == 200 {
+                    self.outcome = Outcome::Success;
+                    return ResponseHeaders::default();
+                }
+                if error_type.is_some() {
+                    // Bedrock's own error is what a Bedrock client expects.
+                    self.outcome = Outcome::UpstreamError;
+                    self.state = State::PassingError;
+                    return ResponseHeaders {
+                        remove_headers: vec!["content-length".into()],
+                        ..ResponseHeaders::default()
+                    };
+                }
+                // Bedrock names every error in x-amzn-ErrorType: this one is Envoy's own
+                // (rate limit, unreachable or silent upstream), worded in AWS's shape below.
             }
-            self.outcome = Outcome::UpstreamError;
-            self.state = State::PassingError;
-            return ResponseHeaders {
-                remove_headers: vec!["content-length".into()],
-                ..ResponseHeaders::default()
-            };
+            State::Sent(_) => {}
+            _ => return ResponseHeaders::default(),
         }
-        let State::Sent(answer) = &self.state else {
-            return ResponseHeaders::default();
-        };
         if status == 429 && header("x-envoy-ratelimited").is_some() {
             self.status = 429;
             self.outcome = Outcome::Rejected;
@@ -1002,12 +1009,10 @@ impl Exchange {
             self.state = State::RateLimited;
             return ResponseHeaders {
                 status: None,
-                set_headers: vec![("content-type".into(), "application/json".into())],
+                set_headers: self.error_headers(429),
                 remove_headers: vec!["content-length".into()],
             };
         }
-        let error_type = header("x-amzn-errortype");
-        let error_type = error_type.as_deref();
         if status != 200 {
             // Status follows the error type (Bedrock sends throttling as 400 sometimes).
             let mapped = ApiError::from_bedrock(status, error_type.unwrap_or(""), "");
@@ -1020,10 +1025,13 @@ impl Exchange {
             };
             return ResponseHeaders {
                 status: Some(mapped.status),
-                set_headers: vec![("content-type".into(), "application/json".into())],
+                set_headers: self.error_headers(mapped.status),
                 remove_headers: vec!["content-length".into()],
             };
         }
+        let State::Sent(answer) = &self.state else {
+            return ResponseHeaders::default();
+        };
         self.status = 200;
         self.outcome = Outcome::Success;
         let set_headers = match answer {
@@ -1038,6 +1046,16 @@ impl Exchange {
             set_headers,
             remove_headers: vec!["content-length".into()],
         }
+    }
+
+    /// The headers of an error answer the filter words itself, in the client API's shape.
+    fn error_headers(&self, status: u16) -> Vec<(String, String)> {
+        let mut headers = vec![("content-type".into(), "application/json".into())];
+        if self.error_shape == ErrorShape::Aws {
+            let kind = passthrough::aws_error_type(status);
+            headers.push(("x-amzn-errortype".into(), kind.into()));
+        }
+        headers
     }
 
     /// `body` is this callback's bytes when streaming, or everything buffered at the end.
@@ -1612,6 +1630,44 @@ mod tests {
                 .headers
                 .contains(&("x-amzn-errortype".into(), kind.into())));
         }
+        // Envoy's own errors (no x-amzn-ErrorType) are worded in AWS's shape; Bedrock's pass.
+        let answered = |status: &'static str, error_type: Option<&'static str>, body: &[u8]| {
+            let mut exchange = Exchange::default();
+            exchange.on_request_headers(
+                &gateway,
+                &head("/model/sonnet/invoke", "Bearer k"),
+                false,
+                &host,
+            );
+            send_body(&mut exchange, &gateway, b"{}", &host);
+            let headers = exchange.on_response_headers(
+                &gateway,
+                &|n: &str| match n {
+                    ":status" => Some(status.into()),
+                    "x-amzn-errortype" => error_type.map(str::to_string),
+                    _ => None,
+                },
+                &host,
+            );
+            (headers, exchange.on_response_body(&gateway, body, true))
+        };
+        let (headers, body) = answered("503", None, b"upstream connect error or disconnect/reset");
+        assert!(headers.set_headers.contains(&(
+            "x-amzn-errortype".into(),
+            "ServiceUnavailableException".into()
+        )));
+        let BodyAction::Replace(body) = body else {
+            panic!("expected Envoy's text to be replaced");
+        };
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(body["message"]
+            .as_str()
+            .unwrap()
+            .contains("upstream connect error"));
+        let (headers, body) = answered("400", Some("ValidationException"), br#"{"message":"bad"}"#);
+        assert_eq!(headers.set_headers, Vec::new());
+        assert_eq!(body, BodyAction::Replace(br#"{"message":"bad"}"#.to_vec()));
+
         let off = config(r#""bedrock_passthrough":false"#);
         let Step::Respond(reply) = Exchange::default().on_request_headers(
             &off,

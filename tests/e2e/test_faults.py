@@ -318,8 +318,24 @@ def test_connection_refused_is_an_openai_error():
             assert err.value.response.headers["content-type"] == "application/json"
             assert err.value.body["message"]
         assert "vm_reload_success: 0" in gateway.stats()
+        # Bedrock's own API: the AWS exception an SDK raises for it, not Envoy's text.
+        payload = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 9, "messages": HI})
+        reply = post_with_client_key(f"http://127.0.0.1:{gateway.port}/model/{HAIKU}/invoke", payload)
+        assert reply.status == 503
+        assert reply.headers["x-amzn-errortype"] == "ServiceUnavailableException"
+        assert json.loads(reply.read())["message"]
     finally:
         gateway.close()
+
+
+def post_with_client_key(url, body):
+    request = urllib.request.Request(url, data=body.encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {CLIENT_KEY}",
+                                              "Content-Type": "application/json"})
+    try:
+        return urllib.request.urlopen(request)
+    except urllib.error.HTTPError as error:
+        return error
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ use crate::local_reply::LocalReply;
 use serde_json::json;
 
 /// The AWS error type an SDK maps to its exception for this status.
-fn aws_error_type(status: u16) -> &'static str {
+pub fn aws_error_type(status: u16) -> &'static str {
     match status {
         401 => "UnrecognizedClientException",
         403 => "AccessDeniedException",
