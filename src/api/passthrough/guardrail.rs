@@ -204,6 +204,22 @@ mod tests {
     }
 
     const HAIKU: &str = "anthropic.claude-3-haiku-20240307-v1:0";
+
+    /// A Claude InvokeModel call from the key named `key` with these guardrail headers.
+    fn invoke(
+        p: &GuardrailPolicy,
+        key: &str,
+        own: &[(String, String)],
+    ) -> Result<Guarded, ApiError> {
+        guard(
+            p,
+            Some(key),
+            HAIKU,
+            RuntimeAction::Invoke,
+            own,
+            CLAUDE.to_vec(),
+        )
+    }
     const CLAUDE: &[u8] =
         br#"{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[]}"#;
 
@@ -214,15 +230,7 @@ mod tests {
             &["lab", "dev"],
         );
         let own = headers(&[("X-Amzn-Bedrock-GuardrailIdentifier", "g9")]);
-        let got = guard(
-            &p,
-            Some("dev"),
-            HAIKU,
-            RuntimeAction::Invoke,
-            &own,
-            CLAUDE.to_vec(),
-        )
-        .unwrap();
+        let got = invoke(&p, "dev", &own).unwrap();
         assert_eq!(
             got,
             Guarded {
@@ -278,28 +286,12 @@ mod tests {
             ("X-Amzn-Bedrock-GuardrailVersion", "2"),
             ("X-Amzn-Bedrock-Trace", "ENABLED_FULL"),
         ]);
-        let err = guard(
-            &p,
-            Some("prod"),
-            HAIKU,
-            RuntimeAction::Invoke,
-            &own,
-            CLAUDE.to_vec(),
-        )
-        .unwrap_err();
+        let err = invoke(&p, "prod", &own).unwrap_err();
         assert_eq!(
             (err.status, err.code.as_deref()),
             (403, Some("guardrail_not_allowed"))
         );
-        let got = guard(
-            &p,
-            Some("lab"),
-            HAIKU,
-            RuntimeAction::Invoke,
-            &own,
-            CLAUDE.to_vec(),
-        )
-        .unwrap();
+        let got = invoke(&p, "lab", &own).unwrap();
         assert_eq!(
             got.set_headers,
             headers(&[
