@@ -351,10 +351,9 @@ impl Exchange {
                 // Bedrock's own request headers (guardrail, trace, service tier) are the
                 // gateway's to set on a request it translates.
                 drop_headers.extend(
-                    head.header_names
+                    head.bedrock_headers
                         .iter()
-                        .filter(|n| is_bedrock_header(n))
-                        .map(|n| n.to_ascii_lowercase()),
+                        .map(|(n, _)| n.to_ascii_lowercase()),
                 );
                 if self.error_shape == ErrorShape::Anthropic {
                     // Betas travel in the body, as Bedrock wants them.
@@ -1211,6 +1210,10 @@ mod tests {
                 "x-api-key".into(),
                 "X-Amzn-Bedrock-Trace".into(),
                 "x-amzn-bedrock-guardrailidentifier".into(),
+            ],
+            bedrock_headers: vec![
+                ("X-Amzn-Bedrock-Trace".into(), "ENABLED".into()),
+                ("x-amzn-bedrock-guardrailidentifier".into(), "g9".into()),
             ],
             ..Default::default()
         };

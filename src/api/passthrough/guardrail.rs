@@ -62,8 +62,7 @@ pub fn guard(
         RuntimeAction::Invoke | RuntimeAction::InvokeStream => {
             let requested = requested_by_headers(client_headers, allowed)?;
             let applied = settled(policy, key_name, requested.as_ref())?;
-            let stream = action == RuntimeAction::InvokeStream;
-            let body = invoke_body(body, &applied, stream, allowed)?;
+            let body = invoke_body(body, &applied, action.streams(), allowed)?;
             Ok(Guarded {
                 body,
                 set_headers: applied.invoke_headers(),
@@ -76,8 +75,8 @@ pub fn guard(
             }
             let requested = object.remove(guardrail::REQUEST_FIELD);
             let applied = settled(policy, key_name, requested.as_ref())?;
-            let stream = action == RuntimeAction::ConverseStream;
-            object.insert(guardrail::REQUEST_FIELD.into(), applied.converse(stream));
+            let config = applied.converse(action.streams());
+            object.insert(guardrail::REQUEST_FIELD.into(), config);
             Ok(Guarded {
                 body: encode(&object)?,
                 set_headers: Vec::new(),
